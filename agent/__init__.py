@@ -1,0 +1,3 @@
+"""OpenFabric agent daemon."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,171 @@
+"""In-process publish/subscribe with replay.
+
+Contract:
+- `publish` never blocks and never fails because of a subscriber. Each event gets the next
+  sequence number; numbers start from the wall clock in microseconds at bus creation, so ids
+  keep rising across restarts and a client's Last-Event-ID from an earlier run is never
+  mistaken for a newer event.
+- The last `ring_size` events are kept for replay. A subscriber that asks to resume after an
+  id older than the ring first receives a `stream.gap` event saying how many were lost.
+- Each subscriber has a bounded queue; when it is full the oldest queued event is dropped and
+  counted (per subscriber and in `dropped_total`), so a slow client never stalls others.
+- A topic filter matches a topic equal to it or below it (`node` matches `node.telemetry`);
+  `*` or no filter matches everything.
+- `close` ends every subscription; iteration then stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+GAP_TOPIC = "stream.gap"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    seq: int
+    topic: str
+    data: dict[str, Any]
+    ts: float
+
+
+def topic_matches(filters: frozenset[str], topic: str) -> bool:
+    if not filters or "*" in filters:
+        return True
+    if topic in filters:
+        return True
+    return any(topic.startswith(f + ".") for f in filters)
+
+
+@dataclass(eq=False)
+class Subscription:
+    filters: frozenset[str]
+    maxsize: int
+    dropped: int = 0
+    _queue: deque[Event] = field(default_factory=deque)
+    _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    _closed: bool = False
+
+    def offer(self, event: Event, *, replay: bool = False) -> bool:
+        """Queue the event; answers True when an older one had to be dropped for it.
+
+        Replayed events are exempt from the bound (the ring already bounds them), so a
+        reconnecting client gets the whole ring and the gap marker in front of it.
+        """
+        dropped = not replay and len(self._queue) >= self.maxsize
+        if dropped:
+            self._queue.popleft()
+            self.dropped += 1
+        self._queue.append(event)
+        self._wakeup.set()
+        return dropped
+
+    def close(self) -> None:
+        self._closed = True
+        self._wakeup.set()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def get(self) -> Event | None:
+        """The next event, or None once the subscription is closed and drained."""
+        while not self._queue:
+            if self._closed:
+                return None
+            self._wakeup.clear()
+            await self._wakeup.wait()
+        return self._queue.popleft()
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Event]:
+        while (event := await self.get()) is not None:
+            yield event
+
+
+class EventBus:
+    def __init__(self, ring_size: int = 2048, queue_size: int = 1000) -> None:
+        self._ring: deque[Event] = deque(maxlen=ring_size)
+        self._queue_size = queue_size
+        self._subscribers: set[Subscription] = set()
+        self._next_seq = time.time_ns() // 1000
+        self._closed = False
+        self.published_total = 0
+        self.dropped_total = 0
+
+    @property
+    def last_seq(self) -> int:
+        return self._next_seq - 1
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def publish(self, topic: str, data: dict[str, Any]) -> Event:
+        event = Event(self._next_seq, topic, data, time.time())
+        self._next_seq += 1
+        self._ring.append(event)
+        self.published_total += 1
+        for sub in self._subscribers:
+            if topic_matches(sub.filters, topic) and sub.offer(event):
+                self.dropped_total += 1
+        return event
+
+    def subscribe(
+        self, topics: Iterable[str] = (), last_event_id: int | None = None
+    ) -> Subscription:
+        filters = frozenset(t for t in topics if t)
+        sub = Subscription(filters, self._queue_size)
+        if self._closed:
+            sub.close()
+            return sub
+        if last_event_id is not None:
+            self._replay(sub, last_event_id)
+        self._subscribers.add(sub)
+        return sub
+
+    def _replay(self, sub: Subscription, last_event_id: int) -> None:
+        if last_event_id >= self.last_seq:
+            return
+        oldest = self._ring[0].seq if self._ring else self._next_seq
+        if last_event_id < oldest - 1:
+            missed = oldest - 1 - last_event_id
+            gap = {"after": last_event_id, "resumed_at": oldest, "missed": missed}
+            sub.offer(Event(oldest - 1, GAP_TOPIC, gap, time.time()), replay=True)
+        for event in self._ring:
+            if event.seq > last_event_id and topic_matches(sub.filters, event.topic):
+                sub.offer(event, replay=True)
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        self._subscribers.discard(sub)
+        sub.close()
+
+    def recent(self, topics: Iterable[str] = (), limit: int = 100) -> list[Event]:
+        filters = frozenset(topics)
+        matching = [e for e in self._ring if topic_matches(filters, e.topic)]
+        return matching[-limit:]
+
+    def close(self) -> None:
+        self._closed = True
+        for sub in list(self._subscribers):
+            sub.close()
+        self._subscribers.clear()
+
+
+async def next_event(sub: Subscription, within: float) -> Event | None:
+    """Wait at most `within` seconds for the subscription's next event."""
+    try:
+        return await asyncio.wait_for(sub.get(), within)
+    except TimeoutError:
+        return None

@@ -1,0 +1,146 @@
+"""Composition root: `create_app(settings)` wires the core and every subsystem.
+
+The lifespan opens the database, starts subsystems in order inside one task group, and on
+shutdown stops them in reverse order, closes the bus (ending every SSE stream) and then the
+database.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from agent import __version__
+from agent.cluster import create as create_cluster
+from agent.core import sse
+from agent.core.bus import EventBus
+from agent.core.db import Database
+from agent.core.errors import ApiError, error_response
+from agent.core.metrics import Metrics
+from agent.core.middleware import ErrorBoundary
+from agent.core.security import LocalSecurity, load_or_create_token
+from agent.core.subsystem import Context, Subsystem
+from agent.dashboard import routes as dashboard_routes
+from agent.ops import create as create_ops
+from agent.peer.identity import load_or_create_identity
+from agent.settings import Settings
+from agent.telemetry import create as create_telemetry
+
+log = logging.getLogger("openfabric")
+STOP_TIMEOUT = 1.0
+_HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 400: "BAD_REQUEST"}
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return exc.response()
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
+    message = {
+        404: f"no route for {request.method} {request.url.path}",
+        405: f"{request.method} is not allowed on {request.url.path}",
+    }.get(exc.status_code, str(exc.detail))
+    return error_response(exc.status_code, code, message, headers=exc.headers)
+
+
+def build_context(settings: Settings) -> Context:
+    home = settings.home
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return Context(
+        settings=settings,
+        db=Database(home / "fabric.db"),
+        bus=EventBus(ring_size=settings.event_ring_size, queue_size=settings.sse_queue_size),
+        metrics=Metrics(),
+        identity=load_or_create_identity(home),
+        version=__version__,
+    )
+
+
+def build_subsystems(ctx: Context) -> list[Subsystem]:
+    telemetry = create_telemetry(ctx)
+    cluster = create_cluster(ctx, telemetry.service)
+    ops = create_ops(ctx, telemetry.service)
+    return [telemetry, cluster, ops]
+
+
+def create_app(settings: Settings, dashboard_dir: Path | None = None) -> Starlette:
+    ctx = build_context(settings)
+    subsystems = build_subsystems(ctx)
+    token = load_or_create_token(settings.home) if settings.auth == "token" else None
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await ctx.db.open()
+        started: list[Subsystem] = []
+        try:
+            async with anyio.create_task_group() as tg:
+                ctx.task_group = tg
+                try:
+                    for subsystem in subsystems:
+                        await subsystem.start()
+                        started.append(subsystem)
+                    log.info("agent %s ready (node %s)", __version__, ctx.identity.node_id)
+                    yield
+                finally:
+                    await _stop_all(started)
+                    ctx.bus.close()
+                    tg.cancel_scope.cancel()
+        finally:
+            await ctx.db.close()
+
+    routes: list[BaseRoute] = [*sse.routes()]
+    for subsystem in subsystems:
+        routes.extend(subsystem.routes())
+    routes.extend(dashboard_routes(dashboard_dir))
+
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(ErrorBoundary, metrics=ctx.metrics),
+            Middleware(LocalSecurity, token=token, port_of=lambda: settings.port),
+        ],
+        exception_handlers={ApiError: _api_error, HTTPException: _http_error},
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.ctx = ctx
+    app.state.bus = ctx.bus
+    app.state.db = ctx.db
+    app.state.metrics = ctx.metrics
+    app.state.subsystems = {s.name: s for s in subsystems}
+    ctx.metrics.gauge_callback(
+        "sse_subscribers", "Connected event-stream clients", lambda: ctx.bus.subscriber_count
+    )
+    ctx.metrics.gauge_callback(
+        "events_published_total", "Events published on the bus", lambda: ctx.bus.published_total
+    )
+    ctx.metrics.gauge_callback(
+        "events_dropped_total",
+        "Events dropped because a subscriber was too slow",
+        lambda: ctx.bus.dropped_total,
+    )
+    return app
+
+
+async def _stop_all(started: list[Subsystem]) -> None:
+    for subsystem in reversed(started):
+        with anyio.move_on_after(STOP_TIMEOUT, shield=True) as scope:
+            try:
+                await subsystem.stop()
+            except Exception:
+                log.exception("subsystem %s failed to stop cleanly", subsystem.name)
+        if scope.cancelled_caught:
+            log.warning("subsystem %s did not stop within %.1fs", subsystem.name, STOP_TIMEOUT)

@@ -1,0 +1,3 @@
+"""Topics the cluster subsystem publishes."""
+
+NODE_UPDATED = "node.updated"

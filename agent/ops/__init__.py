@@ -1,0 +1,41 @@
+"""Operations subsystem: health checks, metrics, API description."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from starlette.routing import BaseRoute
+
+from agent.core.subsystem import Context
+from agent.ops.health import HealthService
+from agent.ops.routes import build_routes
+
+
+class _Telemetry(Protocol):
+    def latest(self) -> dict[str, Any] | None: ...
+
+
+class OpsSubsystem:
+    name = "ops"
+
+    def __init__(self, ctx: Context, telemetry: _Telemetry) -> None:
+        self.ctx = ctx
+
+        def telemetry_age() -> float | None:
+            sample = telemetry.latest()
+            return None if sample is None else max(0.0, ctx.clock() - sample["ts"])
+
+        self.health = HealthService(ctx, telemetry_age)
+
+    def routes(self) -> list[BaseRoute]:
+        return build_routes(self.health, self.ctx.metrics)
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+
+def create(ctx: Context, telemetry: _Telemetry) -> OpsSubsystem:
+    return OpsSubsystem(ctx, telemetry)

@@ -1,0 +1,100 @@
+"""Health checks: each answers pass, warn or fail with a reason.
+
+The report is `healthy` (200) unless a check fails, then `unhealthy` (503); warnings keep 200
+but show as `degraded`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from agent.core.subsystem import Context
+
+PASS, WARN, FAIL = "pass", "warn", "fail"
+LOW_DISK_BYTES = 512 * 1024 * 1024
+LOW_DISK_FRACTION = 0.02
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    status: str
+    detail: str
+    duration_ms: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "detail": self.detail,
+            "duration_ms": self.duration_ms,
+        }
+
+
+Check = Callable[[], Awaitable[tuple[str, str]]]
+
+
+class HealthService:
+    def __init__(self, ctx: Context, telemetry_age: Callable[[], float | None]) -> None:
+        self.ctx = ctx
+        self.telemetry_age = telemetry_age
+        self.checks: dict[str, Check] = {
+            "database": self._database,
+            "disk": self._disk,
+            "telemetry": self._telemetry,
+            "event_bus": self._event_bus,
+        }
+
+    async def report(self) -> tuple[int, dict[str, Any]]:
+        results = [await self._run(name, check) for name, check in self.checks.items()]
+        statuses = {r.status for r in results}
+        overall = "unhealthy" if FAIL in statuses else "degraded" if WARN in statuses else "healthy"
+        body = {
+            "status": overall,
+            "node_id": self.ctx.identity.node_id,
+            "version": self.ctx.version,
+            "uptime_s": round(self.ctx.clock() - self.ctx.started_at, 3),
+            "checks": [r.as_dict() for r in results],
+        }
+        return (503 if overall == "unhealthy" else 200), body
+
+    async def _run(self, name: str, check: Check) -> CheckResult:
+        begin = time.perf_counter()
+        try:
+            status, detail = await check()
+        except Exception as exc:
+            status, detail = FAIL, f"check raised {type(exc).__name__}: {exc}"
+        return CheckResult(name, status, detail, round((time.perf_counter() - begin) * 1000, 3))
+
+    async def _database(self) -> tuple[str, str]:
+        if not self.ctx.db.is_open:
+            return FAIL, "database is not open"
+        row = await self.ctx.db.fetchone("PRAGMA quick_check")
+        result = row[0] if row else "no answer"
+        return (PASS, "quick_check ok") if result == "ok" else (FAIL, f"quick_check: {result}")
+
+    async def _disk(self) -> tuple[str, str]:
+        usage = shutil.disk_usage(self.ctx.settings.home)
+        free_gib = usage.free / 2**30
+        if usage.free < LOW_DISK_BYTES or usage.free < usage.total * LOW_DISK_FRACTION:
+            return WARN, f"only {free_gib:.2f} GiB free under {self.ctx.settings.home}"
+        return PASS, f"{free_gib:.1f} GiB free under {self.ctx.settings.home}"
+
+    async def _telemetry(self) -> tuple[str, str]:
+        age = self.telemetry_age()
+        limit = max(5.0, self.ctx.settings.telemetry_interval * 5)
+        if age is None:
+            return WARN, "no telemetry sample yet"
+        if age > limit:
+            return WARN, f"last sample is {age:.1f}s old"
+        return PASS, f"last sample {age:.1f}s ago"
+
+    async def _event_bus(self) -> tuple[str, str]:
+        bus = self.ctx.bus
+        if bus.closed:
+            return FAIL, "event bus is closed"
+        return PASS, f"{bus.subscriber_count} subscribers, {bus.dropped_total} events dropped"

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import asyncio
+
+from agent.core.bus import GAP_TOPIC, EventBus, next_event, topic_matches
+
+
+def test_topic_matching() -> None:
+    assert topic_matches(frozenset(), "anything")
+    assert topic_matches(frozenset({"*"}), "node.telemetry")
+    assert topic_matches(frozenset({"node"}), "node.telemetry")
+    assert topic_matches(frozenset({"node.telemetry"}), "node.telemetry")
+    assert not topic_matches(frozenset({"node"}), "nodes.x")
+    assert not topic_matches(frozenset({"task"}), "node.telemetry")
+
+
+async def test_subscribers_receive_matching_events_in_order() -> None:
+    bus = EventBus()
+    nodes = bus.subscribe(["node"])
+    everything = bus.subscribe()
+    first = bus.publish("node.online", {"n": 1})
+    bus.publish("task.done", {"n": 2})
+    bus.publish("node.offline", {"n": 3})
+    got = [await next_event(nodes, 1), await next_event(nodes, 1)]
+    assert [e.data["n"] for e in got if e] == [1, 3]
+    assert [(await next_event(everything, 1)).data["n"] for _ in range(3)] == [1, 2, 3]
+    assert first.seq + 2 == bus.last_seq
+
+
+async def test_sequence_numbers_rise_across_bus_instances() -> None:
+    old = EventBus()
+    last_of_old_run = old.publish("x", {}).seq
+    assert EventBus().publish("x", {}).seq > last_of_old_run
+
+
+async def test_replay_after_last_event_id() -> None:
+    bus = EventBus(ring_size=1000)
+    events = [bus.publish("t", {"i": i}) for i in range(10)]
+    sub = bus.subscribe(["t"], last_event_id=events[6].seq)
+    assert [(await next_event(sub, 1)).data["i"] for _ in range(3)] == [7, 8, 9]
+    bus.publish("t", {"i": 10})
+    assert (await next_event(sub, 1)).data["i"] == 10
+
+
+async def test_replay_from_before_the_ring_reports_the_gap() -> None:
+    bus = EventBus(ring_size=1000)
+    events = [bus.publish("t", {"i": i}) for i in range(1500)]
+    sub = bus.subscribe(["t"], last_event_id=events[100].seq)
+    gap = await next_event(sub, 1)
+    assert gap is not None
+    assert gap.topic == GAP_TOPIC
+    assert gap.data["missed"] == 399
+    first = await next_event(sub, 1)
+    assert first is not None
+    assert first.data["i"] == 500
+
+
+async def test_slow_subscriber_loses_oldest_and_never_blocks_others() -> None:
+    bus = EventBus(queue_size=10)
+    slow = bus.subscribe()
+    fast = bus.subscribe()
+    received: list[int] = []
+    for i in range(100):
+        bus.publish("t", {"i": i})
+        event = await next_event(fast, 1)
+        assert event is not None
+        received.append(event.data["i"])
+    assert received == list(range(100))
+    assert slow.dropped == 90
+    assert bus.dropped_total == 90
+    assert (await next_event(slow, 1)).data["i"] == 90
+
+
+async def test_close_ends_subscriptions() -> None:
+    bus = EventBus()
+    sub = bus.subscribe()
+    waiter = asyncio.create_task(sub.get())
+    await asyncio.sleep(0)
+    bus.close()
+    assert await asyncio.wait_for(waiter, 1) is None
+    assert bus.subscribe().closed
+    assert bus.subscriber_count == 0
+
+
+async def test_unsubscribe_stops_delivery() -> None:
+    bus = EventBus()
+    sub = bus.subscribe()
+    bus.unsubscribe(sub)
+    bus.publish("t", {})
+    assert await sub.get() is None

@@ -1,0 +1,184 @@
+"""Start real agents for tests: in-process uvicorn on port 0, or `openfabric serve` subprocesses.
+
+Every wait here is bounded and polls for a condition; nothing sleeps a fixed time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from agent.app import create_app
+from agent.server import bind
+from agent.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def wait_until(condition: Callable[[], Any], timeout: float, message: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(0.02)
+
+
+async def async_wait_until(condition: Callable[[], Any], within: float, message: str) -> Any:
+    deadline = time.monotonic() + within
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {within}s waiting for {message}")
+        await asyncio.sleep(0.02)
+
+
+def make_settings(home: Path, **overrides: Any) -> Settings:
+    return Settings(home=home, telemetry_interval=0.2, **overrides)
+
+
+@dataclass
+class LiveAgent:
+    url: str
+    token: str
+    settings: Settings
+    server: uvicorn.Server
+
+    def client(self, **kwargs: Any) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
+        return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=10, **kwargs)
+
+
+@asynccontextmanager
+async def live_agent(settings: Settings) -> AsyncIterator[LiveAgent]:
+    """A real uvicorn serving the real app on a free loopback port, in this event loop."""
+    sock = bind("127.0.0.1", 0)
+    settings = settings.replace(host="127.0.0.1", port=sock.getsockname()[1])
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=1
+    )
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        await async_wait_until(lambda: server.started or task.done(), 15, "uvicorn to start")
+        if task.done():
+            task.result()
+        token = (settings.home / "local.token").read_text().strip()
+        yield LiveAgent(f"http://127.0.0.1:{settings.port}", token, settings, server)
+    finally:
+        app.state.bus.close()
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
+        sock.close()
+
+
+@dataclass
+class AgentProcess:
+    home: Path
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return json.loads((self.home / "agent.json").read_text())
+
+    @property
+    def url(self) -> str:
+        return str(self.info["url"])
+
+    @property
+    def token(self) -> str:
+        return (self.home / "local.token").read_text().strip()
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+            raise
+
+
+def agent_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENFABRIC_")}
+    env.update({"OPENFABRIC_HOME": str(home), "PYTHONUNBUFFERED": "1"})
+    env.update(extra or {})
+    return env
+
+
+@contextmanager
+def agent_process(
+    home: Path, *args: str, env: dict[str, str] | None = None, ready_timeout: float = 30
+) -> Iterator[AgentProcess]:
+    """`python -m agent` as a real subprocess on free ports; waits until it answers."""
+    home.mkdir(parents=True, exist_ok=True)
+    log_path = home.parent / f"{home.name}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "agent",
+                "--port",
+                "0",
+                "--peer-port",
+                "0",
+                "--telemetry-interval",
+                "0.2",
+                *args,
+            ],
+            cwd=REPO,
+            env=agent_env(home, env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    agent = AgentProcess(home, process, log_path)
+    try:
+
+        def ready() -> bool:
+            if process.poll() is not None:
+                raise RuntimeError(f"agent exited with {process.returncode}:\n{agent.log()}")
+            if not (home / "agent.json").exists():
+                return False
+            try:
+                return httpx.get(agent.url + "/api/health", timeout=2).status_code < 600
+            except httpx.HTTPError:
+                return False
+
+        wait_until(ready, ready_timeout, "the agent to answer /api/health")
+        yield agent
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)

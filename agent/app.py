@@ -124,11 +124,11 @@ def create_app(settings: Settings, dashboard_dir: Path | None = None) -> Starlet
     ctx.metrics.gauge_callback(
         "sse_subscribers", "Connected event-stream clients", lambda: ctx.bus.subscriber_count
     )
-    ctx.metrics.gauge_callback(
-        "events_published_total", "Events published on the bus", lambda: ctx.bus.published_total
+    ctx.metrics.counter_callback(
+        "events_published", "Events published on the bus", lambda: ctx.bus.published_total
     )
-    ctx.metrics.gauge_callback(
-        "events_dropped_total",
+    ctx.metrics.counter_callback(
+        "events_dropped",
         "Events dropped because a subscriber was too slow",
         lambda: ctx.bus.dropped_total,
     )

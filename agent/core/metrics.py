@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 PREFIX = "openfabric_"
@@ -24,14 +24,15 @@ class _CallbackCollector(Collector):
     """Gauges whose values are read when scraped, so hot paths keep plain attributes."""
 
     def __init__(self) -> None:
-        self._gauges: list[tuple[str, str, Callable[[], float]]] = []
+        self._metrics: list[tuple[str, str, str, Callable[[], float]]] = []
 
-    def add(self, name: str, help: str, read: Callable[[], float]) -> None:
-        self._gauges.append((name, help, read))
+    def add(self, kind: str, name: str, help: str, read: Callable[[], float]) -> None:
+        self._metrics.append((kind, name, help, read))
 
     def collect(self) -> Any:
-        for name, help, read in self._gauges:
-            yield GaugeMetricFamily(name, help, value=float(read()))
+        for kind, name, help, read in self._metrics:
+            family = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
+            yield family(name, help, value=float(read()))
 
 
 class Metrics:
@@ -58,7 +59,11 @@ class Metrics:
         )
 
     def gauge_callback(self, name: str, help: str, read: Callable[[], float]) -> None:
-        self._callbacks.add(PREFIX + name, help, read)
+        self._callbacks.add("gauge", PREFIX + name, help, read)
+
+    def counter_callback(self, name: str, help: str, read: Callable[[], float]) -> None:
+        """A counter kept elsewhere as a plain int; `name` without the `_total` suffix."""
+        self._callbacks.add("counter", PREFIX + name, help, read)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.http_requests.labels(method, route, str(status)).inc()

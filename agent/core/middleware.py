@@ -83,7 +83,8 @@ class ErrorBoundary:
             )
             await response(scope, receive, send_with_id)
         finally:
-            route = scope.get("route_template", "unmatched")
+            # Label by route template, not raw path, so ids in URLs don't explode cardinality.
+            route = getattr(scope.get("route"), "path", "unmatched")
             self.metrics.observe_request(
                 scope["method"], route, status, time.perf_counter() - begin
             )

@@ -107,3 +107,9 @@ def test_docs_table_lists_every_setting() -> None:
     text = settings_markdown()
     for spec in SETTINGS:
         assert f"`{spec.env}`" in text
+
+
+def test_settings_doc_is_up_to_date() -> None:
+    from agent.docs import DOC, render
+
+    assert DOC.read_text(encoding="utf-8") == render(), "run `python -m agent.docs`"

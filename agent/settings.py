@@ -62,6 +62,16 @@ class Settings:
     log_level: str = setting(
         "info", "Log level.", choices=("debug", "info", "warning", "error", "critical")
     )
+    mdns: bool = setting(True, "Advertise and discover agents on the LAN with mDNS (on/off).")
+    heartbeat_interval: float = setting(
+        1.0, "Seconds between heartbeats to each member.", minimum=0.1, maximum=30
+    )
+    suspect_after: float = setting(
+        3.0, "Seconds of silence before a member is suspect.", minimum=0.5, maximum=600
+    )
+    offline_after: float = setting(
+        6.0, "Seconds of silence before a member is offline.", minimum=1.0, maximum=3600
+    )
     telemetry_interval: float = setting(
         1.0, "Seconds between telemetry samples.", minimum=0.1, maximum=60
     )

@@ -14,46 +14,29 @@ from pathlib import Path
 
 import anyio
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from agent import __version__
+from agent.cluster import ClusterSubsystem
 from agent.cluster import create as create_cluster
 from agent.core import sse
 from agent.core.bus import EventBus
 from agent.core.db import Database
-from agent.core.errors import ApiError, error_response
+from agent.core.errors import EXCEPTION_HANDLERS
 from agent.core.metrics import Metrics
 from agent.core.middleware import ErrorBoundary
 from agent.core.security import LocalSecurity, load_or_create_token
-from agent.core.subsystem import Context, Subsystem
+from agent.core.subsystem import Context, ServesPeers, Subsystem
 from agent.dashboard import routes as dashboard_routes
 from agent.ops import create as create_ops
 from agent.peer.identity import load_or_create_identity
+from agent.peer.listener import create_peer_app
 from agent.settings import Settings
 from agent.telemetry import create as create_telemetry
 
 log = logging.getLogger("openfabric")
 STOP_TIMEOUT = 1.0
-_HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 400: "BAD_REQUEST"}
-
-
-async def _api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    return exc.response()
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
-    message = {
-        404: f"no route for {request.method} {request.url.path}",
-        405: f"{request.method} is not allowed on {request.url.path}",
-    }.get(exc.status_code, str(exc.detail))
-    return error_response(exc.status_code, code, message, headers=exc.headers)
 
 
 def build_context(settings: Settings) -> Context:
@@ -69,16 +52,16 @@ def build_context(settings: Settings) -> Context:
     )
 
 
-def build_subsystems(ctx: Context) -> list[Subsystem]:
+def build_subsystems(ctx: Context) -> tuple[list[Subsystem], ClusterSubsystem]:
     telemetry = create_telemetry(ctx)
     cluster = create_cluster(ctx, telemetry.service)
     ops = create_ops(ctx, telemetry.service)
-    return [telemetry, cluster, ops]
+    return [telemetry, cluster, ops], cluster
 
 
 def create_app(settings: Settings, dashboard_dir: Path | None = None) -> Starlette:
     ctx = build_context(settings)
-    subsystems = build_subsystems(ctx)
+    subsystems, cluster = build_subsystems(ctx)
     token = load_or_create_token(settings.home) if settings.auth == "token" else None
 
     @asynccontextmanager
@@ -112,7 +95,7 @@ def create_app(settings: Settings, dashboard_dir: Path | None = None) -> Starlet
             Middleware(ErrorBoundary, metrics=ctx.metrics),
             Middleware(LocalSecurity, token=token, port_of=lambda: settings.port),
         ],
-        exception_handlers={ApiError: _api_error, HTTPException: _http_error},
+        exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -121,6 +104,14 @@ def create_app(settings: Settings, dashboard_dir: Path | None = None) -> Starlet
     app.state.db = ctx.db
     app.state.metrics = ctx.metrics
     app.state.subsystems = {s.name: s for s in subsystems}
+    peer_routes = [r for s in subsystems if isinstance(s, ServesPeers) for r in s.peer_routes()]
+    app.state.peer_app = create_peer_app(
+        peer_routes,
+        key_of=cluster.membership.key_of,
+        nonces=cluster.nonces,
+        metrics=ctx.metrics,
+    )
+    app.state.peer_app.state.settings = settings
     ctx.metrics.gauge_callback(
         "sse_subscribers", "Connected event-stream clients", lambda: ctx.bus.subscriber_count
     )

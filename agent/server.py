@@ -9,6 +9,7 @@ streams never hold shutdown past uvicorn's short graceful timeout.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import json
 import logging
@@ -16,6 +17,7 @@ import logging.handlers
 import os
 import socket
 import time
+from collections.abc import Generator
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -91,6 +93,7 @@ def write_agent_file(settings: Settings, node_id: str) -> None:
         "host": settings.host,
         "port": settings.port,
         "url": f"http://{shown}:{settings.port}",
+        "peer_port": settings.peer_port,
         "started_at": time.time(),
     }
     path = agent_file(settings.home)
@@ -108,30 +111,70 @@ def remove_agent_file(home: Path) -> None:
         pass
 
 
+class _PeerServer(uvicorn.Server):
+    """The peer listener; signals are handled by the main server, which stops this one."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
 class _AgentServer(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, settings: Settings, node_id: str) -> None:
+    """The local API server. After its startup (the app's lifespan: database, subsystems) it
+    starts the peer listener; at shutdown it stops the peer listener first."""
+
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        settings: Settings,
+        node_id: str,
+        peer: _PeerServer,
+        peer_socket: socket.socket,
+    ) -> None:
         super().__init__(config)
         self.settings = settings
         self.node_id = node_id
+        self.peer = peer
+        self.peer_socket = peer_socket
+        self._peer_task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         self._loop = asyncio.get_running_loop()
         await super().startup(sockets=sockets)
-        if self.started:
-            write_agent_file(self.settings, self.node_id)
-            log.info("local API on http://%s:%d", self.settings.host, self.settings.port)
+        if not self.started:
+            return
+        self._peer_task = asyncio.create_task(self.peer.serve(sockets=[self.peer_socket]))
+        # uvicorn exposes `started` as a flag only, so it is polled.
+        while not self.peer.started and not self._peer_task.done():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        if not self.peer.started:
+            log.error("the peer listener failed to start")
+            self.should_exit = True
+            return
+        write_agent_file(self.settings, self.node_id)
+        log.info(
+            "local API on http://%s:%d, peer listener on https://%s:%d",
+            self.settings.host,
+            self.settings.port,
+            self.settings.peer_host,
+            self.settings.peer_port,
+        )
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         # uvicorn re-raises SIGTERM after serving, which ends the process before any
         # caller's cleanup, so agent.json is removed here.
         remove_agent_file(self.settings.home)
+        if self._peer_task is not None:
+            self.peer.should_exit = True
+            await self._peer_task
         await super().shutdown(sockets=sockets)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         app = self.config.app
         if self._loop is not None and hasattr(app, "state"):
             self._loop.call_soon_threadsafe(app.state.bus.close)
+        self.peer.should_exit = True
         super().handle_exit(sig, frame)
 
 
@@ -140,22 +183,38 @@ def serve(settings: Settings) -> None:
     settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
     configure_logging(settings)
     sock = bind(settings.host, settings.port)
-    settings = settings.replace(port=sock.getsockname()[1])
+    try:
+        peer_sock = bind(settings.peer_host, settings.peer_port)
+    except ServeError:
+        sock.close()
+        raise
+    settings = settings.replace(port=sock.getsockname()[1], peer_port=peer_sock.getsockname()[1])
     app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        log_config=None,
-        access_log=False,
-        server_header=False,
-        proxy_headers=False,
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
-        lifespan="on",
+    identity = app.state.ctx.identity
+    common: dict[str, Any] = {
+        "log_config": None,
+        "access_log": False,
+        "server_header": False,
+        "proxy_headers": False,
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
+    }
+    peer = _PeerServer(
+        uvicorn.Config(
+            app.state.peer_app,
+            lifespan="off",
+            ssl_certfile=str(identity.tls_cert_path),
+            ssl_keyfile=str(identity.tls_key_path),
+            **common,
+        )
     )
-    server = _AgentServer(config, settings, app.state.ctx.identity.node_id)
+    server = _AgentServer(
+        uvicorn.Config(app, lifespan="on", **common), settings, identity.node_id, peer, peer_sock
+    )
     try:
         server.run(sockets=[sock])
     finally:
         sock.close()
+        peer_sock.close()
         remove_agent_file(settings.home)
     if not server.started:
         raise ServeError("the agent failed to start; see the log above")

@@ -1,31 +1,48 @@
-"""Cluster subsystem: membership view and pooled resources."""
+"""Cluster subsystem: membership, join/leave/evict, heartbeats and the cluster view."""
 
 from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
+from agent.cluster.heartbeat import Heartbeats
+from agent.cluster.join import JoinService
+from agent.cluster.membership import Membership
+from agent.cluster.peer_routes import build_peer_routes
 from agent.cluster.routes import build_routes
-from agent.cluster.service import ClusterService, TelemetrySource
+from agent.cluster.service import ClusterView, TelemetrySource
 from agent.cluster.store import ClusterStore
 from agent.core.subsystem import Context
+from agent.peer.client import PeerClient
+from agent.peer.signing import NonceCache
 
 
 class ClusterSubsystem:
     name = "cluster"
 
     def __init__(self, ctx: Context, telemetry: TelemetrySource) -> None:
+        self.ctx = ctx
         self.store = ClusterStore(ctx.db)
-        self.service = ClusterService(ctx, self.store, telemetry)
+        self.membership = Membership(ctx, self.store)
+        self.peers = PeerClient(ctx.identity)
+        self.nonces = NonceCache()
+        self.heartbeats = Heartbeats(ctx, self.membership, self.peers, telemetry)
+        self.joins = JoinService(ctx, self.membership, self.peers, self.heartbeats)
+        self.view = ClusterView(ctx, self.membership, telemetry)
 
     def routes(self) -> list[BaseRoute]:
-        return build_routes(self.service)
+        return build_routes(self.view, self.joins)
+
+    def peer_routes(self) -> list[BaseRoute]:
+        return build_peer_routes(self.membership, self.heartbeats, self.joins, self.nonces)
 
     async def start(self) -> None:
         await self.store.migrate()
-        await self.service.register_self()
+        await self.membership.load()
+        self.ctx.spawn("cluster.heartbeats", self.heartbeats.run)
 
     async def stop(self) -> None:
-        return None
+        await self.heartbeats.stop()
+        await self.peers.close()
 
 
 def create(ctx: Context, telemetry: TelemetrySource) -> ClusterSubsystem:

@@ -1,4 +1,4 @@
-"""HTTP handlers for the cluster view."""
+"""Local API handlers for the cluster: view, eviction, tokens, join and leave."""
 
 from __future__ import annotations
 
@@ -6,55 +6,98 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from agent.cluster.service import ClusterService
-from agent.core.http import api_route, json_response
+from agent.cluster.join import JoinService
+from agent.cluster.service import ClusterView
+from agent.core.http import StrictModel, api_route, json_response, read_json
 
 
-def build_routes(service: ClusterService) -> list[BaseRoute]:
+class JoinRemoteBody(StrictModel):
+    token: str
+
+
+def build_routes(view: ClusterView, joins: JoinService) -> list[BaseRoute]:
     async def status(request: Request) -> Response:
-        return json_response(await service.status())
+        return json_response(view.status())
 
     async def list_nodes(request: Request) -> Response:
-        nodes = await service.nodes()
+        nodes = view.nodes()
         return json_response({"nodes": nodes, "count": len(nodes)})
 
     async def get_node(request: Request) -> Response:
-        return json_response(await service.node(request.path_params["node_id"]))
+        return json_response(view.get(request.path_params["node_id"]))
 
     async def evict_node(request: Request) -> Response:
-        node_id = request.path_params["node_id"]
-        await service.evict(node_id)
-        return json_response({"success": True, "node_id": node_id, "evicted": True})
+        return json_response(await joins.evict(request.path_params["node_id"]))
 
+    async def join_token(request: Request) -> Response:
+        return json_response(await joins.issue_token())
+
+    async def join_remote(request: Request) -> Response:
+        body = await read_json(request, JoinRemoteBody)
+        return json_response(await joins.join(body.token))
+
+    async def leave(request: Request) -> Response:
+        return json_response(await joins.leave())
+
+    tag = "cluster"
     return [
         api_route(
             "/api/status",
             status,
             methods=["GET"],
-            tag="cluster",
+            tag=tag,
             summary="Cluster summary: node counts and pooled RAM, storage, GPUs and VRAM.",
         ),
         api_route(
             "/api/nodes",
             list_nodes,
             methods=["GET"],
-            tag="cluster",
-            summary="Every node with its state and resource utilisation.",
+            tag=tag,
+            summary="Every member with its state, last seen time and resources.",
         ),
         api_route(
             "/api/nodes/{node_id}",
             get_node,
             methods=["GET"],
-            tag="cluster",
-            summary="One node's state, resources and latest telemetry.",
+            tag=tag,
+            summary="One member's state, resources and latest telemetry.",
             responses={404: "NODE_NOT_FOUND"},
         ),
         api_route(
             "/api/nodes/{node_id}",
             evict_node,
             methods=["DELETE"],
-            tag="cluster",
-            summary="Evict a node from the trusted cluster.",
+            tag=tag,
+            summary="Evict a member everywhere; its key is refused from then on.",
             responses={404: "NODE_NOT_FOUND", 409: "CANNOT_EVICT_SELF"},
+        ),
+        api_route(
+            "/api/cluster/join-token",
+            join_token,
+            methods=["GET"],
+            tag=tag,
+            summary="A single-use join token valid for 10 minutes, with its join URL.",
+        ),
+        api_route(
+            "/api/cluster/join-remote",
+            join_remote,
+            methods=["POST"],
+            tag=tag,
+            body=JoinRemoteBody,
+            summary="Join the cluster of the node that issued the token.",
+            responses={
+                409: "ALREADY_IN_CLUSTER",
+                410: "TOKEN_EXPIRED | TOKEN_USED",
+                422: "FINGERPRINT_MISMATCH",
+                503: "ISSUER_UNREACHABLE",
+            },
+        ),
+        api_route(
+            "/api/cluster/leave",
+            leave,
+            methods=["POST"],
+            tag=tag,
+            summary="Leave the cluster gracefully; this node becomes a lone node.",
+            responses={409: "NOT_IN_CLUSTER"},
         ),
     ]

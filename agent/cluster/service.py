@@ -1,113 +1,81 @@
-"""The cluster view: every known node with its state and last telemetry, and pooled totals.
+"""The cluster view: every member with its state, last telemetry and pooled totals.
 
-Until this node joins others it is a cluster of one; the view, the totals and the eviction
-rules already work over any number of nodes.
+This node's telemetry is live; other members' is what their last heartbeat carried. Pooled
+totals count online members only.
 """
 
 from __future__ import annotations
 
-import socket
 from typing import Any, Protocol
 
-from agent.cluster.store import ClusterStore, NodeRecord
-from agent.core.errors import Conflict, NotFound
+from agent.cluster.membership import ONLINE, Membership
+from agent.cluster.store import Member
+from agent.core.errors import NotFound
 from agent.core.subsystem import Context
-
-ONLINE = "online"
 
 
 class TelemetrySource(Protocol):
     def latest(self) -> dict[str, Any] | None: ...
 
 
-class ClusterService:
-    def __init__(self, ctx: Context, store: ClusterStore, telemetry: TelemetrySource) -> None:
+class ClusterView:
+    def __init__(self, ctx: Context, membership: Membership, telemetry: TelemetrySource) -> None:
         self.ctx = ctx
-        self.store = store
+        self.membership = membership
         self.telemetry = telemetry
 
-    @property
-    def node_id(self) -> str:
-        return self.ctx.identity.node_id
-
-    def node_name(self) -> str:
-        return self.ctx.settings.node_name or socket.gethostname()
-
-    async def register_self(self) -> None:
-        now = self.ctx.clock()
-        existing = await self.store.get(self.node_id)
-        identity = self.ctx.identity
-        await self.store.upsert(
-            NodeRecord(
-                node_id=identity.node_id,
-                name=self.node_name(),
-                public_key=identity.public_key_b64,
-                fingerprint=identity.fingerprint,
-                address=self.ctx.settings.advertise_address,
-                peer_port=self.ctx.settings.peer_port,
-                version=self.ctx.version,
-                joined_at=existing.joined_at if existing else now,
-                last_seen=now,
-            )
-        )
-
-    def _view(self, record: NodeRecord) -> dict[str, Any]:
-        is_self = record.node_id == self.node_id
-        telemetry = self.telemetry.latest() if is_self else None
+    def node(self, member: Member) -> dict[str, Any]:
+        is_self = member.node_id == self.membership.node_id
+        live = self.membership.live.get(member.node_id)
+        telemetry = self.telemetry.latest() if is_self else (live.telemetry if live else None)
+        if is_self:
+            last_seen = telemetry["ts"] if telemetry else self.ctx.clock()
+        else:
+            last_seen = live.last_seen if live and live.last_seen else None
         return {
-            "node_id": record.node_id,
-            "name": self.node_name() if is_self else record.name,
+            "node_id": member.node_id,
+            "name": member.name,
             "is_self": is_self,
-            "state": ONLINE if is_self else "offline",
-            "last_seen": telemetry["ts"] if telemetry else record.last_seen,
-            "address": record.address,
-            "peer_port": record.peer_port,
-            "fingerprint": record.fingerprint,
-            "version": self.ctx.version if is_self else record.version,
-            "joined_at": record.joined_at,
+            "state": self.membership.state_of(member.node_id),
+            "last_seen": last_seen,
+            "address": member.addresses[0] if member.addresses else "",
+            "addresses": list(member.addresses),
+            "peer_port": member.peer_port,
+            "fingerprint": member.fingerprint,
+            "version": member.version,
+            "joined_at": member.joined_at,
             "resources": resources_of(telemetry),
             "telemetry": telemetry,
         }
 
-    async def nodes(self) -> list[dict[str, Any]]:
-        return [self._view(record) for record in await self.store.all()]
+    def nodes(self) -> list[dict[str, Any]]:
+        return [self.node(m) for m in self.membership.active()]
 
-    async def node(self, node_id: str) -> dict[str, Any]:
-        record = await self.store.get(node_id)
-        if record is None:
+    def get(self, node_id: str) -> dict[str, Any]:
+        member = self.membership.members.get(node_id)
+        if member is None or member.status != "member":
             raise NotFound(
                 f"no node with id {node_id!r} in this cluster",
                 code="NODE_NOT_FOUND",
                 details={"node_id": node_id},
             )
-        return self._view(record)
+        return self.node(member)
 
-    async def evict(self, node_id: str) -> None:
-        await self.node(node_id)
-        if node_id == self.node_id:
-            raise Conflict(
-                "a node cannot evict itself; evict it from another member of the cluster",
-                code="CANNOT_EVICT_SELF",
-                details={"node_id": node_id},
-            )
-        raise Conflict(
-            f"node {node_id!r} is not a member that can be evicted",
-            code="NOT_A_MEMBER",
-            details={"node_id": node_id},
-        )
-
-    async def status(self) -> dict[str, Any]:
-        nodes = await self.nodes()
+    def status(self) -> dict[str, Any]:
+        nodes = self.nodes()
         online = [n for n in nodes if n["state"] == ONLINE]
-        pooled = pool([n["resources"] for n in online])
+        me = self.membership.me()
         return {
-            "node_id": self.node_id,
-            "node_name": self.node_name(),
+            "node_id": me.node_id,
+            "node_name": me.name,
             "version": self.ctx.version,
+            "cluster_id": self.membership.cluster_id if self.membership.in_cluster() else None,
+            "in_cluster": self.membership.in_cluster(),
+            "membership_version": self.membership.version(),
             "uptime_s": round(self.ctx.clock() - self.ctx.started_at, 3),
             "node_count": len(nodes),
             "online_count": len(online),
-            **pooled,
+            **pool([n["resources"] for n in online]),
         }
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 
 class ApiError(Exception):
@@ -24,8 +26,10 @@ class ApiError(Exception):
         code: str | None = None,
         details: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        status: int | None = None,
     ) -> None:
         super().__init__(message)
+        self.status = status or self.status
         self.message = message
         self.code = code or self.code
         self.details = details or {}
@@ -88,3 +92,25 @@ def error_response(
 ) -> JSONResponse:
     body = {"success": False, "error": message, "error_code": code, "details": details or {}}
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+_HTTP_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+
+
+async def api_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return exc.response()
+
+
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404/405 (no route, wrong method) in the standard format."""
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
+    message = {
+        404: f"no route for {request.method} {request.url.path}",
+        405: f"{request.method} is not allowed on {request.url.path}",
+    }.get(exc.status_code, str(exc.detail))
+    return error_response(exc.status_code, code, message, headers=exc.headers)
+
+
+EXCEPTION_HANDLERS = {ApiError: api_error_handler, HTTPException: http_error_handler}

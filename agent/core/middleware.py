@@ -7,7 +7,6 @@ import secrets
 import time
 from typing import TYPE_CHECKING
 
-from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.core.errors import ApiError, error_response
@@ -16,15 +15,6 @@ if TYPE_CHECKING:
     from agent.core.metrics import Metrics
 
 log = logging.getLogger("openfabric.http")
-
-_HTTP_CODES = {
-    400: "BAD_REQUEST",
-    401: "UNAUTHORIZED",
-    403: "FORBIDDEN",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    413: "PAYLOAD_TOO_LARGE",
-}
 
 
 class ErrorBoundary:
@@ -63,12 +53,6 @@ class ErrorBoundary:
             if started:
                 raise
             await exc.response()(scope, receive, send_with_id)
-        except HTTPException as exc:
-            if started:
-                raise
-            code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
-            response = error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
-            await response(scope, receive, send_with_id)
         except Exception:
             log.exception(
                 "unhandled error in %s %s [request %s]", scope["method"], scope["path"], request_id

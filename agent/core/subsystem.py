@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import anyio.abc
 from starlette.routing import BaseRoute
@@ -34,6 +34,13 @@ class Subsystem(Protocol):
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
+
+
+@runtime_checkable
+class ServesPeers(Protocol):
+    """A subsystem that also answers other members on the peer listener."""
+
+    def peer_routes(self) -> list[BaseRoute]: ...
 
 
 @dataclass

@@ -1,0 +1,149 @@
+"""Heartbeats and membership sync between members.
+
+Every `heartbeat_interval` this node POSTs `/peer/heartbeat` to every other member with its
+latest telemetry and membership digest; the answer carries the peer's. Either side hearing
+from the other marks it online. When digests differ, the caller pushes its whole table to
+`/peer/membership` and merges the one that comes back, so both converge. A 403 NODE_EVICTED
+answer means this node was evicted while it was away: it becomes a lone node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from agent.cluster.membership import Membership
+from agent.cluster.store import EVICTED, Member
+from agent.core.subsystem import Context
+from agent.peer.client import PeerClient, PeerUnreachable
+
+log = logging.getLogger("openfabric.cluster")
+PERSIST_EVERY_S = 15.0
+
+
+class TelemetrySource(Protocol):
+    def latest(self) -> dict[str, Any] | None: ...
+
+
+def parse_members(data: Any) -> list[Member]:
+    if not isinstance(data, list):
+        raise ValueError("members must be a list")
+    return [Member.from_wire(item) for item in data]
+
+
+class Heartbeats:
+    def __init__(
+        self, ctx: Context, membership: Membership, peers: PeerClient, telemetry: TelemetrySource
+    ) -> None:
+        self.ctx = ctx
+        self.membership = membership
+        self.peers = peers
+        self.telemetry = telemetry
+        self._in_flight: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.sent = ctx.metrics.counter("heartbeats_sent_total", "Heartbeats sent", ["outcome"])
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "telemetry": self.telemetry.latest(),
+            "membership": {
+                "version": self.membership.version(),
+                "digest": self.membership.digest(),
+            },
+        }
+
+    async def run(self) -> None:
+        interval = self.ctx.settings.heartbeat_interval
+        persisted_at = time.monotonic()
+        while True:
+            for member in self.membership.peers():
+                if member.node_id not in self._in_flight:
+                    self.spawn(self.beat(member))
+            self.membership.check_liveness()
+            if time.monotonic() - persisted_at > PERSIST_EVERY_S:
+                persisted_at = time.monotonic()
+                await self.persist_last_seen()
+                if await self.membership.refresh_self():
+                    self.spawn(self.broadcast())
+            await asyncio.sleep(min(interval, 0.5))
+
+    async def persist_last_seen(self) -> None:
+        seen = {n: live.last_seen for n, live in self.membership.live.items() if live.last_seen}
+        if seen:
+            await self.membership.store.save_last_seen(seen)
+
+    def spawn(self, job: Any) -> None:
+        task = asyncio.get_running_loop().create_task(job)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await self.persist_last_seen()
+
+    async def beat(self, member: Member) -> None:
+        self._in_flight.add(member.node_id)
+        timeout = max(1.0, min(2.0, self.ctx.settings.heartbeat_interval * 2))
+        try:
+            response = await self.peers.request(
+                self.membership.target(member),
+                "POST",
+                "/peer/heartbeat",
+                json_body=self.payload(),
+                timeout=timeout,
+            )
+        except (PeerUnreachable, OSError) as exc:
+            self.sent.labels("unreachable").inc()
+            log.debug("heartbeat to %s failed: %s", member.node_id, exc)
+            return
+        finally:
+            self._in_flight.discard(member.node_id)
+        await self._handle_answer(member, response.status_code, _json(response))
+
+    async def _handle_answer(self, member: Member, status: int, body: dict[str, Any]) -> None:
+        if status == 403 and body.get("error_code") == "NODE_EVICTED":
+            self.sent.labels("evicted").inc()
+            me = self.membership.me()
+            await self.membership.become_lone(me.bumped(self.ctx.clock(), status=EVICTED))
+            return
+        if status != 200:
+            self.sent.labels(f"http_{status}").inc()
+            return
+        self.sent.labels("ok").inc()
+        self.membership.heard_from(member.node_id, body.get("telemetry"))
+        theirs = (body.get("membership") or {}).get("digest")
+        if theirs and theirs != self.membership.digest():
+            await self.sync_with(member)
+
+    async def sync_with(self, member: Member) -> None:
+        try:
+            response = await self.peers.request(
+                self.membership.target(member),
+                "POST",
+                "/peer/membership",
+                json_body=self.membership.wire(),
+                timeout=5,
+            )
+            if response.status_code == 200:
+                await self.membership.merge(parse_members(response.json()["members"]))
+        except (PeerUnreachable, OSError, ValueError, KeyError, TypeError) as exc:
+            log.debug("membership sync with %s failed: %s", member.node_id, exc)
+
+    async def broadcast(self, extra: Iterable[Member] = ()) -> None:
+        """Push the whole table to every member (and `extra`, e.g. the node just evicted)."""
+        targets = {m.node_id: m for m in [*self.membership.peers(), *extra]}
+        targets.pop(self.membership.node_id, None)
+        if targets:
+            await asyncio.gather(*(self.sync_with(m) for m in targets.values()))
+
+
+def _json(response: Any) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}

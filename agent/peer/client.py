@@ -1,0 +1,146 @@
+"""PeerClient: signed HTTPS requests to other members, each pinned to its own certificate.
+
+One keep-alive connection pool per member. A member may have several addresses; the first
+that answers is remembered until it fails. Responses may be streamed (`stream`), which later
+subsystems use to relay logs, file chunks and tokens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from agent.peer.identity import Identity
+from agent.peer.signing import EMPTY_DIGEST, sign_headers
+from agent.peer.tls import pinned_context
+
+
+@dataclass(frozen=True)
+class PeerTarget:
+    node_id: str
+    addresses: tuple[str, ...]
+    peer_port: int
+    cert_pem: str
+
+
+class PeerUnreachable(Exception):
+    """No address of the member answered."""
+
+
+def _url_host(address: str) -> str:
+    return f"[{address}]" if ":" in address else address
+
+
+class PeerClient:
+    def __init__(self, identity: Identity, timeout: float = 5.0) -> None:
+        self.identity = identity
+        self.timeout = timeout
+        self._clients: dict[str, tuple[str, httpx.AsyncClient]] = {}
+        self._preferred: dict[str, str] = {}
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def _client(self, target: PeerTarget) -> httpx.AsyncClient:
+        cached = self._clients.get(target.node_id)
+        if cached is not None and cached[0] == target.cert_pem:
+            return cached[1]
+        client = httpx.AsyncClient(
+            verify=pinned_context(target.cert_pem),
+            timeout=self.timeout,
+            limits=httpx.Limits(max_keepalive_connections=8, keepalive_expiry=30),
+        )
+        self._clients[target.node_id] = (target.cert_pem, client)
+        if cached is not None:
+            # The member's certificate changed: retire the pool pinned to the old one.
+            task = asyncio.get_running_loop().create_task(cached[1].aclose())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+        return client
+
+    def _addresses(self, target: PeerTarget) -> list[str]:
+        preferred = self._preferred.get(target.node_id)
+        ordered = [preferred] if preferred in target.addresses else []
+        return [*ordered, *(a for a in target.addresses if a != preferred)]
+
+    def _signed(
+        self, method: str, path: str, body: bytes | None, digest: str | None
+    ) -> dict[str, str]:
+        digest = digest or (hashlib.sha256(body).hexdigest() if body else EMPTY_DIGEST)
+        return sign_headers(self.identity.sign, self.identity.node_id, method, path, digest)
+
+    async def request(
+        self,
+        target: PeerTarget,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        timeout: float | None = None,
+    ) -> httpx.Response:
+        body = None if json_body is None else json.dumps(json_body).encode()
+        client = self._client(target)
+        last_error: Exception | None = None
+        for address in self._addresses(target):
+            headers = self._signed(method, path, body, None)
+            if body is not None:
+                headers["content-type"] = "application/json"
+            url = f"https://{_url_host(address)}:{target.peer_port}{path}"
+            try:
+                response = await client.request(
+                    method,
+                    url,
+                    content=body,
+                    headers=headers,
+                    timeout=timeout if timeout is not None else self.timeout,
+                )
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                last_error = exc
+                continue
+            except httpx.TransportError as exc:
+                raise PeerUnreachable(f"{target.node_id}: {exc}") from exc
+            self._preferred[target.node_id] = address
+            return response
+        raise PeerUnreachable(f"no address of {target.node_id} answered: {last_error}")
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        target: PeerTarget,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        timeout: float | None = None,
+    ) -> AsyncIterator[httpx.Response]:
+        """A request whose response body is read incrementally by the caller."""
+        body = None if json_body is None else json.dumps(json_body).encode()
+        client = self._client(target)
+        address = self._addresses(target)[0]
+        headers = self._signed(method, path, body, None)
+        if body is not None:
+            headers["content-type"] = "application/json"
+        url = f"https://{_url_host(address)}:{target.peer_port}{path}"
+        try:
+            async with client.stream(
+                method, url, content=body, headers=headers, timeout=timeout
+            ) as response:
+                yield response
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise PeerUnreachable(f"{target.node_id}: {exc}") from exc
+
+    async def forget(self, node_id: str) -> None:
+        cached = self._clients.pop(node_id, None)
+        self._preferred.pop(node_id, None)
+        if cached is not None:
+            await cached[1].aclose()
+
+    async def close(self) -> None:
+        for _, client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()

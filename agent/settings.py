@@ -62,6 +62,9 @@ class Settings:
     log_level: str = setting(
         "info", "Log level.", choices=("debug", "info", "warning", "error", "critical")
     )
+    join_token_ttl: float = setting(
+        600.0, "Seconds a join token stays valid.", minimum=1, maximum=86400
+    )
     mdns: bool = setting(True, "Advertise and discover agents on the LAN with mDNS (on/off).")
     heartbeat_interval: float = setting(
         1.0, "Seconds between heartbeats to each member.", minimum=0.1, maximum=30

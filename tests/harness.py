@@ -6,6 +6,7 @@ Every wait here is bounded and polls for a condition; nothing sleeps a fixed tim
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -150,6 +151,12 @@ def agent_process(
                 "0",
                 "--peer-port",
                 "0",
+                "--peer-host",
+                "127.0.0.1",
+                "--advertise-address",
+                "127.0.0.1",
+                "--mdns",
+                "off",
                 "--telemetry-interval",
                 "0.2",
                 *args,
@@ -182,3 +189,38 @@ def agent_process(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(5)
+
+
+def call(agent: AgentProcess, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    """One request to an agent's local API with its token."""
+    return httpx.request(method, agent.url + path, headers=agent.headers(), timeout=30, **kwargs)
+
+
+@contextmanager
+def agent_processes(homes: list[Path], *args: str) -> Iterator[list[AgentProcess]]:
+    """Several agents started side by side (each waits for its own readiness)."""
+    with contextlib.ExitStack() as stack:
+        yield [stack.enter_context(agent_process(home, *args)) for home in homes]
+
+
+def online_count(agent: AgentProcess) -> int:
+    body = call(agent, "GET", "/api/status").json()
+    return int(body["online_count"]) if body.get("node_count") else 0
+
+
+def join(joiner: AgentProcess, issuer: AgentProcess) -> httpx.Response:
+    token = call(issuer, "GET", "/api/cluster/join-token").json()["token"]
+    return call(joiner, "POST", "/api/cluster/join-remote", json={"token": token})
+
+
+def form_cluster(agents: list[AgentProcess], timeout: float = 20) -> None:
+    """Join every agent to the first one's cluster and wait until all see all online."""
+    for joiner in agents[1:]:
+        response = join(joiner, agents[0])
+        assert response.status_code == 200, response.text
+    for agent in agents:
+        wait_until(
+            lambda a=agent: online_count(a) == len(agents),
+            timeout,
+            f"{agent.home.name} to see {len(agents)} nodes online",
+        )

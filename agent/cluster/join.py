@@ -58,6 +58,7 @@ class JoinService:
             peer_port=me.peer_port,
             fingerprint=me.fingerprint,
             now=now,
+            ttl=self.ctx.settings.join_token_ttl,
         )
         await self.membership.store.prune_tokens(now - 86400)
         await self.membership.store.add_token(

@@ -18,7 +18,6 @@ from typing import Any
 from agent.core.errors import BadRequest
 
 PREFIX = "ofj1."
-TOKEN_TTL_S = 600.0
 MAX_TOKEN_LENGTH = 4096
 
 
@@ -64,6 +63,7 @@ def new_token(
     peer_port: int,
     fingerprint: str,
     now: float,
+    ttl: float,
 ) -> JoinToken:
     return JoinToken(
         cluster_id=cluster_id,
@@ -73,7 +73,7 @@ def new_token(
         fingerprint=fingerprint,
         token_id=secrets.token_hex(8),
         secret=secrets.token_urlsafe(20),
-        expires_at=now + TOKEN_TTL_S,
+        expires_at=now + ttl,
     )
 
 

@@ -29,6 +29,7 @@ from agent.core.middleware import ErrorBoundary
 from agent.core.security import LocalSecurity, load_or_create_token
 from agent.core.subsystem import Context, ServesPeers, Subsystem
 from agent.dashboard import routes as dashboard_routes
+from agent.discovery import create as create_discovery
 from agent.ops import create as create_ops
 from agent.peer.identity import load_or_create_identity
 from agent.peer.listener import create_peer_app
@@ -55,8 +56,15 @@ def build_context(settings: Settings) -> Context:
 def build_subsystems(ctx: Context) -> tuple[list[Subsystem], ClusterSubsystem]:
     telemetry = create_telemetry(ctx)
     cluster = create_cluster(ctx, telemetry.service)
+    discovery = create_discovery(
+        ctx,
+        advert=cluster.advert,
+        is_member=cluster.is_member,
+        on_member_address=cluster.on_member_address,
+    )
+    cluster.membership.on_cluster_change = discovery.service.refresh_advert
     ops = create_ops(ctx, telemetry.service)
-    return [telemetry, cluster, ops], cluster
+    return [telemetry, cluster, discovery, ops], cluster
 
 
 def create_app(settings: Settings, dashboard_dir: Path | None = None) -> Starlette:

@@ -52,7 +52,8 @@ async def async_wait_until(condition: Callable[[], Any], within: float, message:
 
 
 def make_settings(home: Path, **overrides: Any) -> Settings:
-    return Settings(home=home, telemetry_interval=0.2, **overrides)
+    # mDNS off: in-process test agents must not announce themselves on the real network.
+    return Settings(home=home, telemetry_interval=0.2, **{"mdns": False, **overrides})
 
 
 @dataclass

@@ -14,13 +14,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from agent.cluster import events
-from agent.cluster.addresses import local_addresses
 from agent.cluster.store import EVICTED, LEFT, MEMBER, ClusterStore, Member
 from agent.core.subsystem import Context
+from agent.peer.addresses import local_addresses
 from agent.peer.client import PeerTarget
 
 ONLINE, SUSPECT, OFFLINE = "online", "suspect", "offline"
@@ -42,6 +43,11 @@ class Membership:
         self.members: dict[str, Member] = {}
         self.cluster_id: str | None = None
         self.live: dict[str, Liveness] = {}
+        self.on_cluster_change: Callable[[], Awaitable[None]] | None = None
+
+    async def _cluster_changed(self) -> None:
+        if self.on_cluster_change is not None:
+            await self.on_cluster_change()
 
     @property
     def node_id(self) -> str:
@@ -125,11 +131,13 @@ class Membership:
         if self.cluster_id is None:
             self.cluster_id = secrets.token_hex(8)
             await self.store.set_cluster_id(self.cluster_id)
+            await self._cluster_changed()
         return self.cluster_id
 
     async def adopt_cluster(self, cluster_id: str) -> None:
         self.cluster_id = cluster_id
         await self.store.set_cluster_id(cluster_id)
+        await self._cluster_changed()
 
     async def change(self, member: Member) -> None:
         """A local decision about one entry (join, leave, evict): saved and announced."""
@@ -164,6 +172,7 @@ class Membership:
         self.cluster_id = None
         self.live = {}
         await self.store.reset(self.members[self.node_id])
+        await self._cluster_changed()
         topic = events.NODE_EVICTED if final.status == EVICTED else events.NODE_LEFT
         self.ctx.bus.publish(topic, {"node_id": self.node_id, "name": me.name, "self": True})
 

@@ -1,0 +1,408 @@
+"""The OpenFabric Python SDK: a typed async client for an agent's local API.
+
+    async with AgentClient(*discover()) as client:
+        status = await client.status()
+        async for event in client.events(["node.telemetry"]):
+            print(event.topic, event.data)
+
+Responses are returned as the agent sends them (plain dicts, typed below as TypedDicts), so
+they can be dumped back to JSON unchanged. Every failure is a `ClientError`: `AgentUnavailable`
+when nothing answers, `ApiError` when the agent answers with its standard error body.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypedDict
+from urllib.parse import quote
+
+import httpx
+
+DEFAULT_URL = "http://127.0.0.1:4892"
+DEFAULT_TIMEOUT = 10.0
+URL_ENV = "OPENFABRIC_URL"
+TOKEN_ENV = "OPENFABRIC_TOKEN"
+
+
+class ClientError(Exception):
+    """Base of every error the SDK raises."""
+
+
+class AgentUnavailable(ClientError):
+    """No agent answered at the URL (connection refused, timed out, or dropped)."""
+
+    def __init__(self, url: str, reason: str | None = None) -> None:
+        self.url = url
+        self.reason = reason
+        hint = "start one with 'openfabric serve'"
+        super().__init__(reason or f"no agent is answering at {url} ({hint})")
+
+
+class ApiError(ClientError):
+    """The agent refused a request; carries its `error_code` and `details`.
+
+    Built from the agent's error body `{"success": false, "error", "error_code", "details"}`;
+    a body of any other shape gives the code `HTTP_<status>` and a message naming the status.
+    """
+
+    def __init__(
+        self, status: int, code: str, message: str, details: Mapping[str, Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details: dict[str, Any] = dict(details or {})
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.code})"
+
+    @classmethod
+    def from_response(cls, response: httpx.Response) -> ApiError:
+        status, body, reason = response.status_code, response.content, response.reason_phrase
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and isinstance(data.get("error"), str):
+            code = str(data.get("error_code") or f"HTTP_{status}")
+            details = data.get("details")
+            return cls(status, code, data["error"], details if isinstance(details, dict) else {})
+        text = body.decode("utf-8", "replace").strip()
+        message = f"the agent answered HTTP {status}{f' {reason}' if reason else ''}"
+        if text:
+            message += f": {text[:200]}"
+        return cls(status, f"HTTP_{status}", message)
+
+
+class NodeResources(TypedDict):
+    cpu_cores: int
+    cpu_percent: float | None
+    ram_total: int
+    ram_available: int
+    storage_total: int
+    storage_free: int
+    gpu_count: int
+    vram_total: int
+    vram_used: int
+
+
+class Node(TypedDict):
+    node_id: str
+    name: str
+    is_self: bool
+    state: Literal["online", "suspect", "offline"]
+    last_seen: float
+    address: str
+    peer_port: int
+    fingerprint: str
+    version: str
+    joined_at: float
+    resources: NodeResources
+    telemetry: dict[str, Any] | None
+
+
+class Status(TypedDict):
+    node_id: str
+    node_name: str
+    version: str
+    uptime_s: float
+    node_count: int
+    online_count: int
+    cpu_cores: int
+    ram: dict[str, int]
+    storage: dict[str, int]
+    gpu_count: int
+    vram: dict[str, int]
+
+
+class HealthCheck(TypedDict):
+    name: str
+    status: Literal["pass", "warn", "fail"]
+    detail: str
+    duration_ms: float
+
+
+class Health(TypedDict):
+    status: Literal["healthy", "degraded", "unhealthy"]
+    node_id: str
+    version: str
+    uptime_s: float
+    checks: list[HealthCheck]
+
+
+class MetricSample(TypedDict):
+    name: str
+    labels: dict[str, str]
+    value: float | str
+
+
+class MetricFamily(TypedDict):
+    name: str
+    type: str
+    help: str
+    samples: list[MetricSample]
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """One Server-Sent Event: `topic` is its `event:` field, `id` its sequence number."""
+
+    id: int | None
+    topic: str
+    data: Any
+
+
+@dataclass
+class SSEParser:
+    """Incremental Server-Sent Events parser, fed one line at a time (without line ending).
+
+    Follows the WHATWG rules the agent relies on: `data:` lines join with newlines, lines
+    starting with ':' are comments (keep-alives), a blank line dispatches. `data` is decoded
+    as JSON when it is JSON, else kept as text.
+    """
+
+    _topic: str = ""
+    _id: int | None = None
+    _data: list[str] = field(default_factory=list)
+
+    def feed(self, line: str) -> StreamEvent | None:
+        if not line:
+            return self._dispatch()
+        if line.startswith(":"):
+            return None
+        name, sep, value = line.partition(":")
+        if sep and value.startswith(" "):
+            value = value[1:]
+        if name == "event":
+            self._topic = value
+        elif name == "data":
+            self._data.append(value)
+        elif name == "id":
+            try:
+                self._id = int(value)
+            except ValueError:
+                self._id = None
+        return None
+
+    def _dispatch(self) -> StreamEvent | None:
+        topic, event_id, data = self._topic, self._id, self._data
+        self._topic, self._id, self._data = "", None, []
+        if not data:
+            return None
+        text = "\n".join(data)
+        try:
+            payload: Any = json.loads(text)
+        except ValueError:
+            payload = text
+        return StreamEvent(id=event_id, topic=topic or "message", data=payload)
+
+
+def parse_sse(lines: Iterable[str]) -> Iterator[StreamEvent]:
+    """Parse a complete SSE text given as lines; an unterminated last event is dropped."""
+    parser = SSEParser()
+    for line in lines:
+        event = parser.feed(line.rstrip("\r\n"))
+        if event is not None:
+            yield event
+
+
+def discover(
+    home: Path | None = None,
+    url: str | None = None,
+    *,
+    config: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> tuple[str, str | None]:
+    """Find the local agent's base URL and token.
+
+    URL: `url` > $OPENFABRIC_URL > `<home>/agent.json` "url" > http://127.0.0.1:4892.
+    Token: $OPENFABRIC_TOKEN > `<home>/local.token` > None. `home` defaults to the agent's
+    settings (so $OPENFABRIC_HOME and the config file apply); an invalid config raises
+    `agent.settings.SettingsError`.
+    """
+    env = os.environ if env is None else env
+    if home is None:
+        from agent.settings import load_settings
+
+        home = load_settings(env=env, config=config).home
+    home = home.expanduser()
+    base = url or env.get(URL_ENV) or _agent_file_url(home) or DEFAULT_URL
+    token = env.get(TOKEN_ENV) or _read_token(home)
+    return base.rstrip("/"), token
+
+
+def _agent_file_url(home: Path) -> str | None:
+    try:
+        info = json.loads((home / "agent.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    found = info.get("url") if isinstance(info, dict) else None
+    return found if isinstance(found, str) and found else None
+
+
+def _read_token(home: Path) -> str | None:
+    try:
+        token = (home / "local.token").read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return token or None
+
+
+class AgentClient:
+    """Async client of one agent's local API (`/api/...`).
+
+    Use as `async with AgentClient(url, token) as client:`. Methods return the agent's JSON
+    bodies; failures raise `AgentUnavailable` or `ApiError`. `transport` is for tests.
+    """
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_URL,
+        token: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        headers = {"Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        try:
+            # trust_env=False: a proxy from HTTP_PROXY must never sit between the CLI and a
+            # loopback agent (the agent rejects foreign Host headers anyway).
+            self._http = httpx.AsyncClient(
+                base_url=self.base_url,
+                headers=headers,
+                timeout=timeout,
+                transport=transport,
+                trust_env=False,
+            )
+        except httpx.InvalidURL as exc:
+            raise ClientError(f"invalid agent URL {base_url!r}: {exc}") from None
+
+    async def __aenter__(self) -> AgentClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def status(self) -> Status:
+        result: Status = await self._get_json("/api/status")
+        return result
+
+    async def nodes(self) -> list[Node]:
+        body = await self._get_json("/api/nodes")
+        nodes: list[Node] = body["nodes"]
+        return nodes
+
+    async def node(self, node_id: str) -> Node:
+        result: Node = await self._get_json(f"/api/nodes/{quote(node_id, safe='')}")
+        return result
+
+    async def evict_node(self, node_id: str) -> dict[str, Any]:
+        response = await self._request("DELETE", f"/api/nodes/{quote(node_id, safe='')}")
+        return self._json(response)
+
+    async def health(self) -> Health:
+        """The health report; returned (not raised) when the agent answers 503 unhealthy."""
+        response = await self._request("GET", "/api/health", ok=503)
+        body = self._json(response)
+        if response.status_code == 503 and "checks" not in body:
+            raise ApiError.from_response(response)
+        result: Health = body
+        return result
+
+    async def metrics(self) -> list[MetricFamily]:
+        body = await self._get_json("/api/metrics")
+        families: list[MetricFamily] = body["metrics"]
+        return families
+
+    async def metrics_text(self) -> str:
+        """The Prometheus text exposition."""
+        response = await self._request("GET", "/api/metrics", params={"format": "prometheus"})
+        return response.text
+
+    async def openapi(self) -> dict[str, Any]:
+        return await self._get_json("/api/openapi.json")
+
+    async def events(
+        self, topics: list[str] | None = None, last_event_id: int | None = None
+    ) -> AsyncIterator[StreamEvent]:
+        """Follow `/api/events` until the agent ends the stream (or the caller stops).
+
+        `topics` are topic names or prefixes; none means every topic. `last_event_id` replays
+        what the agent still holds after that sequence number first. A caller that stops early
+        should close the iterator (`contextlib.aclosing`) so the connection is released at once.
+        """
+        params = {"topics": ",".join(topics)} if topics else {}
+        headers = {"Accept": "text/event-stream"}
+        if last_event_id is not None:
+            headers["Last-Event-ID"] = str(last_event_id)
+        # No read timeout: a quiet stream is normal between keep-alives.
+        timeout = httpx.Timeout(self.timeout, read=None)
+        request = self._http.build_request(
+            "GET", "/api/events", params=params, headers=headers, timeout=timeout
+        )
+        try:
+            response = await self._http.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise self._unavailable(exc) from None
+        try:
+            if response.status_code >= 400:
+                await response.aread()
+                raise ApiError.from_response(response)
+            parser = SSEParser()
+            try:
+                async for line in response.aiter_lines():
+                    event = parser.feed(line)
+                    if event is not None:
+                        yield event
+            except httpx.TransportError as exc:
+                raise AgentUnavailable(
+                    self.base_url, f"lost the event stream from {self.base_url}: {exc}"
+                ) from None
+        finally:
+            await response.aclose()
+
+    async def _get_json(self, path: str) -> Any:
+        return self._json(await self._request("GET", path))
+
+    async def _request(
+        self, method: str, path: str, *, params: Mapping[str, str] | None = None, ok: int = 0
+    ) -> httpx.Response:
+        try:
+            response = await self._http.request(method, path, params=params)
+        except httpx.TransportError as exc:
+            raise self._unavailable(exc) from None
+        if response.status_code >= 400 and response.status_code != ok:
+            raise ApiError.from_response(response)
+        return response
+
+    def _json(self, response: httpx.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            raise ApiError(
+                response.status_code,
+                "INVALID_RESPONSE",
+                f"the agent at {self.base_url} answered {response.request.url.path} "
+                "with a body that is not JSON",
+            ) from None
+
+    def _unavailable(self, exc: httpx.TransportError) -> AgentUnavailable:
+        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+            return AgentUnavailable(self.base_url)
+        if isinstance(exc, httpx.TimeoutException):
+            reason = f"did not answer within {self.timeout:g}s"
+        else:
+            reason = f"cannot be reached: {exc or type(exc).__name__}"
+        return AgentUnavailable(self.base_url, f"the agent at {self.base_url} {reason}")

@@ -1,0 +1,1 @@
+"""The `openfabric` command line."""

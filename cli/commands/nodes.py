@@ -1,0 +1,141 @@
+"""`openfabric nodes list|show|evict`: the members of the cluster."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from agent.client import AgentClient, ApiError, Node
+from cli import output
+from cli.runtime import call, fail, global_options, globals_of
+
+
+@click.group("nodes")
+def nodes() -> None:
+    """The nodes of the cluster."""
+
+
+def _ram(resources: dict[str, Any]) -> str:
+    total = resources["ram_total"]
+    if not total:
+        return "-"
+    return f"{output.size(total - resources['ram_available'])} / {output.size(total)}"
+
+
+def nodes_table(body: dict[str, Any], full_ids: bool = False) -> str:
+    rows = []
+    for node in body["nodes"]:
+        res = node["resources"]
+        node_id = node["node_id"] if full_ids else output.short_id(node["node_id"])
+        rows.append(
+            [
+                node_id + (" *" if node["is_self"] else ""),
+                node["name"],
+                node["state"],
+                output.percent(res["cpu_percent"]),
+                _ram(res),
+                output.size(res["storage_free"]) if res["storage_total"] else "-",
+                res["gpu_count"],
+                output.ago(node["last_seen"]),
+            ]
+        )
+    headers = ["ID", "NAME", "STATE", "CPU%", "RAM USED/TOTAL", "DISK FREE", "GPUS", "LAST SEEN"]
+    return output.table(headers, rows)
+
+
+def node_table(node: Node) -> str:
+    res = node["resources"]
+    sample = node["telemetry"] or {}
+    system = sample.get("system") or {}
+    cpu = sample.get("cpu") or {}
+    state = node["state"] + (" (this node)" if node["is_self"] else "")
+    address = f"{node['address'] or '-'}:{node['peer_port']}"
+    items: list[tuple[str, Any]] = [
+        ("ID", node["node_id"]),
+        ("Name", node["name"]),
+        ("State", state),
+        ("Last seen", output.ago(node["last_seen"])),
+        ("Joined", output.ago(node["joined_at"])),
+        ("Version", node["version"]),
+        ("Peer address", address),
+        ("Fingerprint", node["fingerprint"]),
+    ]
+    if system:
+        items += [
+            ("Hostname", system.get("hostname", "-")),
+            ("OS", f"{system.get('os_pretty', '-')} ({system.get('arch', '?')})"),
+        ]
+    load = " ".join(f"{x:.2f}" for x in cpu.get("load") or [])
+    items += [
+        (
+            "CPU",
+            f"{res['cpu_cores']} cores, {output.percent(res['cpu_percent'])}"
+            + (f", load {load}" if load else ""),
+        ),
+        ("RAM used", _ram(res)),
+        (
+            "Storage free",
+            f"{output.size(res['storage_free'])} / {output.size(res['storage_total'])}",
+        ),
+        ("GPUs", res["gpu_count"]),
+    ]
+    for gpu in sample.get("gpus") or []:
+        util = gpu.get("utilization_percent")
+        items.append(
+            (
+                f"  GPU {gpu.get('index', '?')}",
+                f"{gpu.get('name', '?')}, {output.percent(util)}, "
+                f"{output.size(gpu.get('memory_used'))} / {output.size(gpu.get('memory_total'))}",
+            )
+        )
+    return output.pairs(items)
+
+
+@nodes.command("list")
+@global_options
+@click.pass_context
+def list_nodes(ctx: click.Context) -> None:
+    """Every node with its state and resource use (* marks this node)."""
+    g = globals_of(ctx)
+    found = call(ctx, lambda client: client.nodes())
+    body = {"nodes": found, "count": len(found)}
+    g.emit(output.render(body, g.format, lambda b: nodes_table(b, full_ids=g.verbose)))
+
+
+@nodes.command("show")
+@click.argument("node_id")
+@global_options
+@click.pass_context
+def show_node(ctx: click.Context, node_id: str) -> None:
+    """One node's state, resources and latest telemetry (NODE_ID may be a unique prefix)."""
+    g = globals_of(ctx)
+    node = call(ctx, lambda client: _find(client, node_id))
+    g.emit(output.render(node, g.format, node_table))
+
+
+async def _find(client: AgentClient, node_id: str) -> Node:
+    """The node, also by the unique ID prefix that `nodes list` shows."""
+    try:
+        return await client.node(node_id)
+    except ApiError as exc:
+        if exc.code != "NODE_NOT_FOUND":
+            raise
+        matches = [n for n in await client.nodes() if n["node_id"].startswith(node_id)]
+        if len(matches) != 1:
+            raise
+        return matches[0]
+
+
+@nodes.command("evict")
+@click.argument("node_id")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@global_options
+@click.pass_context
+def evict_node(ctx: click.Context, node_id: str, yes: bool) -> None:
+    """Remove a node from the trusted cluster."""
+    g = globals_of(ctx)
+    if not yes and not click.confirm(f"Evict node {node_id} from the cluster?", err=True):
+        fail("not evicted")
+    result = call(ctx, lambda client: client.evict_node(node_id))
+    g.emit(output.render(result, g.format, lambda r: f"evicted {r.get('node_id', node_id)}"))

@@ -1,0 +1,29 @@
+"""`openfabric <resource> <action>`."""
+
+from __future__ import annotations
+
+import click
+
+from agent import __version__
+from cli.commands import register
+from cli.runtime import global_options, globals_of
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@global_options
+@click.version_option(__version__, "--version", prog_name="openfabric")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """OpenFabric: one agent on every device you own."""
+    globals_of(ctx)
+
+
+register(cli)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cli.main(args=argv, prog_name="openfabric", standalone_mode=True)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0

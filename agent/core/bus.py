@@ -9,6 +9,8 @@ Contract:
   id older than the ring first receives a `stream.gap` event saying how many were lost.
 - Each subscriber has a bounded queue; when it is full the oldest queued event is dropped and
   counted (per subscriber and in `dropped_total`), so a slow client never stalls others.
+- A subscriber that asks to resume gets, after the replayed events, a `stream.replayed` marker
+  (carrying the last replayed id) so it knows where history ends and live events begin.
 - A topic filter matches a topic equal to it or below it (`node` matches `node.telemetry`);
   `*` or no filter matches everything.
 - `close` ends every subscription; iteration then stops.
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 GAP_TOPIC = "stream.gap"
+REPLAYED_TOPIC = "stream.replayed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +139,13 @@ class EventBus:
         return sub
 
     def _replay(self, sub: Subscription, last_event_id: int) -> None:
-        if last_event_id >= self.last_seq:
-            return
+        replayed_up_to = max(last_event_id, self.last_seq)
+        if last_event_id < self.last_seq:
+            self._replay_ring(sub, last_event_id)
+        marker = {"last_event_id": replayed_up_to}
+        sub.offer(Event(replayed_up_to, REPLAYED_TOPIC, marker, time.time()), replay=True)
+
+    def _replay_ring(self, sub: Subscription, last_event_id: int) -> None:
         oldest = self._ring[0].seq if self._ring else self._next_seq
         if last_event_id < oldest - 1:
             missed = oldest - 1 - last_event_id

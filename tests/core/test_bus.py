@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 
-from agent.core.bus import GAP_TOPIC, EventBus, next_event, topic_matches
+from agent.core.bus import GAP_TOPIC, REPLAYED_TOPIC, EventBus, next_event, topic_matches
 
 
 def test_topic_matching() -> None:
@@ -38,6 +38,7 @@ async def test_replay_after_last_event_id() -> None:
     events = [bus.publish("t", {"i": i}) for i in range(10)]
     sub = bus.subscribe(["t"], last_event_id=events[6].seq)
     assert [(await next_event(sub, 1)).data["i"] for _ in range(3)] == [7, 8, 9]
+    assert (await next_event(sub, 1)).topic == REPLAYED_TOPIC
     bus.publish("t", {"i": 10})
     assert (await next_event(sub, 1)).data["i"] == 10
 
@@ -88,3 +89,23 @@ async def test_unsubscribe_stops_delivery() -> None:
     bus.unsubscribe(sub)
     bus.publish("t", {})
     assert await sub.get() is None
+
+
+async def test_resuming_ends_replay_with_a_marker() -> None:
+    bus = EventBus()
+    first = bus.publish("t", {"i": 0})
+    bus.publish("t", {"i": 1})
+    sub = bus.subscribe(["t"], last_event_id=first.seq)
+    assert (await next_event(sub, 1)).data["i"] == 1
+    marker = await next_event(sub, 1)
+    assert marker.topic == REPLAYED_TOPIC
+    assert marker.data["last_event_id"] == bus.last_seq
+    live = bus.publish("t", {"i": 2})
+    assert (await next_event(sub, 1)).seq == live.seq
+
+
+async def test_no_marker_without_resumption() -> None:
+    bus = EventBus()
+    sub = bus.subscribe(["t"])
+    bus.publish("t", {"i": 0})
+    assert (await next_event(sub, 1)).topic == "t"

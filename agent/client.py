@@ -5,7 +5,8 @@
         async for event in client.events(["node.telemetry"]):
             print(event.topic, event.data)
 
-Responses are returned as the agent sends them (plain dicts, typed below as TypedDicts), so
+Responses are returned as the agent sends them (plain dicts, typed as the TypedDicts of
+`agent.client_models`), so
 they can be dumped back to JSON unchanged. Every failure is a `ClientError`: `AgentUnavailable`
 when nothing answers, `ApiError` when the agent answers with its standard error body.
 """
@@ -14,13 +15,59 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import Any, Literal, TypedDict
+from typing import Any
 from urllib.parse import quote
 
 import httpx
+
+from agent.client_models import (
+    Discovered,
+    DiscoveredAgent,
+    EvictResult,
+    Health,
+    HealthCheck,
+    Issuer,
+    JoinResult,
+    JoinToken,
+    LeaveResult,
+    MetricFamily,
+    MetricSample,
+    Node,
+    NodeResources,
+    SSEParser,
+    Status,
+    StreamEvent,
+    parse_sse,
+)
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "DEFAULT_URL",
+    "AgentClient",
+    "AgentUnavailable",
+    "ApiError",
+    "ClientError",
+    "Discovered",
+    "DiscoveredAgent",
+    "EvictResult",
+    "Health",
+    "HealthCheck",
+    "Issuer",
+    "JoinResult",
+    "JoinToken",
+    "LeaveResult",
+    "MetricFamily",
+    "MetricSample",
+    "Node",
+    "NodeResources",
+    "SSEParser",
+    "Status",
+    "StreamEvent",
+    "discover",
+    "parse_sse",
+]
 
 DEFAULT_URL = "http://127.0.0.1:4892"
 DEFAULT_TIMEOUT = 10.0
@@ -77,138 +124,6 @@ class ApiError(ClientError):
         if text:
             message += f": {text[:200]}"
         return cls(status, f"HTTP_{status}", message)
-
-
-class NodeResources(TypedDict):
-    cpu_cores: int
-    cpu_percent: float | None
-    ram_total: int
-    ram_available: int
-    storage_total: int
-    storage_free: int
-    gpu_count: int
-    vram_total: int
-    vram_used: int
-
-
-class Node(TypedDict):
-    node_id: str
-    name: str
-    is_self: bool
-    state: Literal["online", "suspect", "offline"]
-    last_seen: float
-    address: str
-    peer_port: int
-    fingerprint: str
-    version: str
-    joined_at: float
-    resources: NodeResources
-    telemetry: dict[str, Any] | None
-
-
-class Status(TypedDict):
-    node_id: str
-    node_name: str
-    version: str
-    uptime_s: float
-    node_count: int
-    online_count: int
-    cpu_cores: int
-    ram: dict[str, int]
-    storage: dict[str, int]
-    gpu_count: int
-    vram: dict[str, int]
-
-
-class HealthCheck(TypedDict):
-    name: str
-    status: Literal["pass", "warn", "fail"]
-    detail: str
-    duration_ms: float
-
-
-class Health(TypedDict):
-    status: Literal["healthy", "degraded", "unhealthy"]
-    node_id: str
-    version: str
-    uptime_s: float
-    checks: list[HealthCheck]
-
-
-class MetricSample(TypedDict):
-    name: str
-    labels: dict[str, str]
-    value: float | str
-
-
-class MetricFamily(TypedDict):
-    name: str
-    type: str
-    help: str
-    samples: list[MetricSample]
-
-
-@dataclass(frozen=True)
-class StreamEvent:
-    """One Server-Sent Event: `topic` is its `event:` field, `id` its sequence number."""
-
-    id: int | None
-    topic: str
-    data: Any
-
-
-@dataclass
-class SSEParser:
-    """Incremental Server-Sent Events parser, fed one line at a time (without line ending).
-
-    Follows the WHATWG rules the agent relies on: `data:` lines join with newlines, lines
-    starting with ':' are comments (keep-alives), a blank line dispatches. `data` is decoded
-    as JSON when it is JSON, else kept as text.
-    """
-
-    _topic: str = ""
-    _id: int | None = None
-    _data: list[str] = field(default_factory=list)
-
-    def feed(self, line: str) -> StreamEvent | None:
-        if not line:
-            return self._dispatch()
-        if line.startswith(":"):
-            return None
-        name, sep, value = line.partition(":")
-        if sep and value.startswith(" "):
-            value = value[1:]
-        if name == "event":
-            self._topic = value
-        elif name == "data":
-            self._data.append(value)
-        elif name == "id":
-            try:
-                self._id = int(value)
-            except ValueError:
-                self._id = None
-        return None
-
-    def _dispatch(self) -> StreamEvent | None:
-        topic, event_id, data = self._topic, self._id, self._data
-        self._topic, self._id, self._data = "", None, []
-        if not data:
-            return None
-        text = "\n".join(data)
-        try:
-            payload: Any = json.loads(text)
-        except ValueError:
-            payload = text
-        return StreamEvent(id=event_id, topic=topic or "message", data=payload)
-
-
-def parse_sse(lines: Iterable[str]) -> Iterator[StreamEvent]:
-    """Parse a complete SSE text given as lines; an unterminated last event is dropped."""
-    parser = SSEParser()
-    for line in lines:
-        event = parser.feed(line.rstrip("\r\n"))
-        if event is not None:
-            yield event
 
 
 def discover(
@@ -308,9 +223,38 @@ class AgentClient:
         result: Node = await self._get_json(f"/api/nodes/{quote(node_id, safe='')}")
         return result
 
-    async def evict_node(self, node_id: str) -> dict[str, Any]:
+    async def evict_node(self, node_id: str) -> EvictResult:
+        """Evict a member everywhere (404 NODE_NOT_FOUND, 409 CANNOT_EVICT_SELF)."""
         response = await self._request("DELETE", f"/api/nodes/{quote(node_id, safe='')}")
-        return self._json(response)
+        result: EvictResult = self._json(response)
+        return result
+
+    async def join_token(self) -> JoinToken:
+        """A new single-use token for another device to join this node's cluster."""
+        result: JoinToken = await self._get_json("/api/cluster/join-token")
+        return result
+
+    async def join(self, token: str) -> JoinResult:
+        """Join the cluster of the node that issued `token`.
+
+        Refusals arrive as `ApiError` codes: INVALID_TOKEN, ALREADY_IN_CLUSTER, OWN_TOKEN,
+        TOKEN_EXPIRED, TOKEN_USED, FINGERPRINT_MISMATCH, ISSUER_UNREACHABLE.
+        """
+        response = await self._request(
+            "POST", "/api/cluster/join-remote", json_body={"token": token}
+        )
+        result: JoinResult = self._json(response)
+        return result
+
+    async def leave(self) -> LeaveResult:
+        """Leave the cluster; this node becomes a lone node (409 NOT_IN_CLUSTER)."""
+        result: LeaveResult = self._json(await self._request("POST", "/api/cluster/leave"))
+        return result
+
+    async def discovered(self) -> Discovered:
+        """Agents seen on the LAN over mDNS that are not members of this cluster."""
+        result: Discovered = await self._get_json("/api/cluster/discovered")
+        return result
 
     async def health(self) -> Health:
         """The health report; returned (not raised) when the agent answers 503 unhealthy."""
@@ -377,10 +321,16 @@ class AgentClient:
         return self._json(await self._request("GET", path))
 
     async def _request(
-        self, method: str, path: str, *, params: Mapping[str, str] | None = None, ok: int = 0
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        ok: int = 0,
     ) -> httpx.Response:
         try:
-            response = await self._http.request(method, path, params=params)
+            response = await self._http.request(method, path, params=params, json=json_body)
         except httpx.TransportError as exc:
             raise self._unavailable(exc) from None
         if response.status_code >= 400 and response.status_code != ok:

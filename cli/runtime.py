@@ -93,6 +93,28 @@ def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     raise click.exceptions.Exit(code)
 
 
+def interactive() -> bool:
+    """Whether a person can answer a prompt (stdin is a terminal)."""
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def confirm(question: str, yes: bool, *, refused: str) -> None:
+    """Go on when `yes`; else ask on a terminal, and refuse (exit 1) on no or without one.
+
+    Without a terminal nobody can answer, so scripts must say --yes instead of hanging or
+    reading an answer meant for something else.
+    """
+    if yes:
+        return
+    if not interactive():
+        fail(f"{refused}: confirm with --yes when not running in a terminal")
+    if not click.confirm(question, err=True):
+        fail(refused)
+
+
 def globals_of(ctx: click.Context) -> Globals:
     found = ctx.find_object(Globals)
     if found is None:

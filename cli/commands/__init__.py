@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from cli.commands.cluster import cluster, join
 from cli.commands.dashboard import dashboard
 from cli.commands.events import events
 from cli.commands.nodes import nodes
@@ -14,5 +15,6 @@ from cli.commands.version import version
 
 
 def register(group: click.Group) -> None:
-    for command in (serve, status, nodes, health, metrics, events, dashboard, version):
+    commands = (serve, status, nodes, cluster, join, health, metrics, events, dashboard, version)
+    for command in commands:
         group.add_command(command)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import click
 
 from agent.client import AgentClient, ApiError, Node
 from cli import output
-from cli.runtime import call, fail, global_options, globals_of
+from cli.runtime import call, confirm, global_options, globals_of
+
+T = TypeVar("T")
 
 
 @click.group("nodes")
@@ -50,7 +53,8 @@ def node_table(node: Node) -> str:
     system = sample.get("system") or {}
     cpu = sample.get("cpu") or {}
     state = node["state"] + (" (this node)" if node["is_self"] else "")
-    address = f"{node['address'] or '-'}:{node['peer_port']}"
+    hosts = node.get("addresses") or [node["address"]]
+    address = ", ".join(f"{host}:{node['peer_port']}" for host in hosts if host) or "-"
     items: list[tuple[str, Any]] = [
         ("ID", node["node_id"]),
         ("Name", node["name"]),
@@ -110,21 +114,22 @@ def list_nodes(ctx: click.Context) -> None:
 def show_node(ctx: click.Context, node_id: str) -> None:
     """One node's state, resources and latest telemetry (NODE_ID may be a unique prefix)."""
     g = globals_of(ctx)
-    node = call(ctx, lambda client: _find(client, node_id))
+    node = call(ctx, lambda client: by_prefix(client, node_id, client.node))
     g.emit(output.render(node, g.format, node_table))
 
 
-async def _find(client: AgentClient, node_id: str) -> Node:
-    """The node, also by the unique ID prefix that `nodes list` shows."""
+async def by_prefix(client: AgentClient, node_id: str, action: Callable[[str], Awaitable[T]]) -> T:
+    """`action(node_id)`, retried with the full ID when `node_id` is the unique prefix of one
+    (the short IDs `nodes list` shows)."""
     try:
-        return await client.node(node_id)
+        return await action(node_id)
     except ApiError as exc:
         if exc.code != "NODE_NOT_FOUND":
             raise
-        matches = [n for n in await client.nodes() if n["node_id"].startswith(node_id)]
+        matches = [n["node_id"] for n in await client.nodes() if n["node_id"].startswith(node_id)]
         if len(matches) != 1:
             raise
-        return matches[0]
+        return await action(matches[0])
 
 
 @nodes.command("evict")
@@ -133,9 +138,11 @@ async def _find(client: AgentClient, node_id: str) -> Node:
 @global_options
 @click.pass_context
 def evict_node(ctx: click.Context, node_id: str, yes: bool) -> None:
-    """Remove a node from the trusted cluster."""
+    """Remove a node from the cluster everywhere; its key is refused from then on.
+
+    NODE_ID may be a unique prefix. Asks first on a terminal; elsewhere --yes is required.
+    """
     g = globals_of(ctx)
-    if not yes and not click.confirm(f"Evict node {node_id} from the cluster?", err=True):
-        fail("not evicted")
-    result = call(ctx, lambda client: client.evict_node(node_id))
+    confirm(f"Evict node {node_id} from the cluster?", yes, refused="not evicted")
+    result = call(ctx, lambda client: by_prefix(client, node_id, client.evict_node))
     g.emit(output.render(result, g.format, lambda r: f"evicted {r.get('node_id', node_id)}"))

@@ -16,6 +16,7 @@ def status_table(status: Status) -> str:
             ("Node", f"{status['node_name']} ({output.short_id(status['node_id'])})"),
             ("Version", status["version"]),
             ("Uptime", output.duration(status["uptime_s"])),
+            ("Cluster", status.get("cluster_id") or "not in a cluster"),
             ("Nodes", f"{status['online_count']} online / {status['node_count']} total"),
             ("CPU cores", status["cpu_cores"]),
             ("RAM", f"{output.size(ram['available'])} available / {output.size(ram['total'])}"),

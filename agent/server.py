@@ -76,7 +76,9 @@ def configure_logging(settings: Settings) -> None:
     root.setLevel(level)
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).setLevel(level)
-    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # Per-request lines from the HTTP clients would drown the log (heartbeats every second).
+    for name in ("uvicorn.access", "httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def agent_file(home: Path) -> Path:

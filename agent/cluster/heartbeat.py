@@ -22,6 +22,8 @@ from agent.peer.client import PeerClient, PeerUnreachable
 
 log = logging.getLogger("openfabric.cluster")
 PERSIST_EVERY_S = 15.0
+# How often this node re-reads its own addresses, so an IP change reaches members quickly.
+REFRESH_SELF_EVERY_S = 5.0
 
 
 class TelemetrySource(Protocol):
@@ -57,17 +59,20 @@ class Heartbeats:
 
     async def run(self) -> None:
         interval = self.ctx.settings.heartbeat_interval
-        persisted_at = time.monotonic()
+        persisted_at = refreshed_at = time.monotonic()
         while True:
             for member in self.membership.peers():
                 if member.node_id not in self._in_flight:
                     self.spawn(self.beat(member))
             self.membership.check_liveness()
-            if time.monotonic() - persisted_at > PERSIST_EVERY_S:
-                persisted_at = time.monotonic()
-                await self.persist_last_seen()
+            now = time.monotonic()
+            if now - refreshed_at > REFRESH_SELF_EVERY_S:
+                refreshed_at = now
                 if await self.membership.refresh_self():
                     self.spawn(self.broadcast())
+            if now - persisted_at > PERSIST_EVERY_S:
+                persisted_at = now
+                await self.persist_last_seen()
             await asyncio.sleep(min(interval, 0.5))
 
     async def persist_last_seen(self) -> None:

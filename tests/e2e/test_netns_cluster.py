@@ -142,3 +142,26 @@ def test_agents_discover_each_other_and_join_over_the_lan(
     # Members are no longer offered as discovered agents.
     for agent in agents:
         wait_until(lambda a=agent: discovered(a) == set(), 10, "members to leave the list")
+
+    # Host 2 moves to another address: every member learns it and keeps it online.
+    moved = agents[2]
+    moved_id = moved.info()["node_id"]  # type: ignore[index]
+    new_address = lan[2].address.rsplit(".", 1)[0] + ".200"
+    # Delete first: removing a primary address also removes secondaries in its subnet.
+    for command in (
+        ["ip", "addr", "del", f"{lan[2].address}/24", "dev", "eth0"],
+        ["ip", "addr", "add", f"{new_address}/24", "dev", "eth0"],
+    ):
+        assert lan[2].exec(command).returncode == 0
+
+    def addresses_seen_by(agent: NsAgent) -> list[str]:
+        status, node = agent.call("GET", f"/api/nodes/{moved_id}")
+        return node["addresses"] if status == 200 and node["state"] == "online" else []
+
+    for agent in agents[:2]:
+        wait_until(
+            lambda a=agent: addresses_seen_by(a) == [new_address],
+            30,
+            f"{agent.host.name} to learn the new address",
+        )
+    wait_until(lambda: online(moved) == 3, 15, "the moved host to still see everyone")

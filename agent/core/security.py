@@ -64,6 +64,8 @@ class LocalSecurity:
         self.app = app
         self.token = token
         self.port_of = port_of
+        self._allowed: frozenset[str] = frozenset()
+        self._allowed_for = -1
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -81,13 +83,18 @@ class LocalSecurity:
                 self._check_token(headers)
         await self.app(scope, receive, send)
 
+    def _allowed_hosts(self, port: int) -> frozenset[str]:
+        if self._allowed_for != port:
+            allowed = {f"{h}:{port}" for h in LOOPBACK_HOSTS}
+            if port == 80:
+                allowed.update(LOOPBACK_HOSTS)
+            self._allowed, self._allowed_for = frozenset(allowed), port
+        return self._allowed
+
     def _check_host(self, headers: Headers) -> None:
         host = headers.get("host", "")
         port = self.port_of()
-        allowed = {f"{h}:{port}" for h in LOOPBACK_HOSTS}
-        if port == 80:
-            allowed.update(LOOPBACK_HOSTS)
-        if host.lower() not in allowed:
+        if host.lower() not in self._allowed_hosts(port):
             raise Forbidden(
                 f"Host {host!r} is not allowed; use 127.0.0.1:{port} or localhost:{port}",
                 code="HOST_NOT_ALLOWED",

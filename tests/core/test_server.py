@@ -111,3 +111,13 @@ def _subscribers(agent: AgentProcess) -> int:
 
 def test_agent_json_is_valid_json(agent_proc: AgentProcess) -> None:
     assert json.loads((agent_proc.home / "agent.json").read_text())["version"]
+
+
+def test_listening_socket_is_tcp_so_asyncio_disables_nagle() -> None:
+    from agent.server import bind
+
+    sock = bind("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()

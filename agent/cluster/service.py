@@ -12,6 +12,7 @@ from agent.cluster.membership import ONLINE, Membership
 from agent.cluster.store import Member
 from agent.core.errors import NotFound
 from agent.core.subsystem import Context
+from agent.telemetry.service import summarize
 
 
 class TelemetrySource(Protocol):
@@ -80,29 +81,23 @@ class ClusterView:
 
 
 def resources_of(sample: dict[str, Any] | None) -> dict[str, Any]:
-    if sample is None:
-        return {
-            "cpu_cores": 0,
-            "cpu_percent": None,
-            "ram_total": 0,
-            "ram_available": 0,
-            "storage_total": 0,
-            "storage_free": 0,
-            "gpu_count": 0,
-            "vram_total": 0,
-            "vram_used": 0,
-        }
-    gpus = sample.get("gpus") or []
+    """The pooled figures of one sample; a sample that cannot be read (a member on another
+    version) counts as none rather than failing the whole view."""
+    try:
+        summary = summarize(sample)  # type: ignore[arg-type]
+        cores = sample["cpu"]["count_logical"] if sample else 0
+    except (KeyError, TypeError):
+        summary, cores, sample = summarize(None), 0, None
     return {
-        "cpu_cores": sample["cpu"]["count_logical"],
-        "cpu_percent": sample["cpu"]["percent"],
-        "ram_total": sample["memory"]["total"],
-        "ram_available": sample["memory"]["available"],
-        "storage_total": sample["storage"]["total"],
-        "storage_free": sample["storage"]["free"],
-        "gpu_count": len(gpus),
-        "vram_total": sum(g["memory_total"] for g in gpus),
-        "vram_used": sum(g["memory_used"] for g in gpus),
+        "cpu_cores": cores,
+        "cpu_percent": summary["cpu_percent"] if sample else None,
+        "ram_total": summary["memory_total"],
+        "ram_available": summary["memory_available"],
+        "storage_total": summary["storage_total"],
+        "storage_free": summary["storage_free"],
+        "gpu_count": summary["gpu_count"],
+        "vram_total": summary["vram_total"],
+        "vram_used": summary["vram_used"],
     }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -68,11 +68,19 @@ class PeerClient:
         ordered = [preferred] if preferred in target.addresses else []
         return [*ordered, *(a for a in target.addresses if a != preferred)]
 
-    def _signed(
-        self, method: str, path: str, body: bytes | None, digest: str | None
-    ) -> dict[str, str]:
-        digest = digest or (hashlib.sha256(body).hexdigest() if body else EMPTY_DIGEST)
-        return sign_headers(self.identity.sign, self.identity.node_id, method, path, digest)
+    def _prepare(
+        self, method: str, path: str, json_body: Any
+    ) -> tuple[bytes | None, dict[str, str]]:
+        body = None if json_body is None else json.dumps(json_body).encode()
+        digest = hashlib.sha256(body).hexdigest() if body else EMPTY_DIGEST
+        headers = sign_headers(self.identity.sign, self.identity.node_id, method, path, digest)
+        if body is not None:
+            headers["content-type"] = "application/json"
+        return body, headers
+
+    @staticmethod
+    def _url(target: PeerTarget, address: str, path: str) -> str:
+        return f"https://{_url_host(address)}:{target.peer_port}{path}"
 
     async def request(
         self,
@@ -83,18 +91,15 @@ class PeerClient:
         json_body: Any = None,
         timeout: float | None = None,
     ) -> httpx.Response:
-        body = None if json_body is None else json.dumps(json_body).encode()
         client = self._client(target)
         last_error: Exception | None = None
         for address in self._addresses(target):
-            headers = self._signed(method, path, body, None)
-            if body is not None:
-                headers["content-type"] = "application/json"
-            url = f"https://{_url_host(address)}:{target.peer_port}{path}"
+            # Signed afresh per attempt: a nonce must never be sent twice.
+            body, headers = self._prepare(method, path, json_body)
             try:
                 response = await client.request(
                     method,
-                    url,
+                    self._url(target, address, path),
                     content=body,
                     headers=headers,
                     timeout=timeout if timeout is not None else self.timeout,
@@ -116,18 +121,25 @@ class PeerClient:
         path: str,
         *,
         json_body: Any = None,
+        content: AsyncIterable[bytes] | None = None,
+        content_sha256: str | None = None,
         timeout: float | None = None,
     ) -> AsyncIterator[httpx.Response]:
-        """A request whose response body is read incrementally by the caller."""
-        body = None if json_body is None else json.dumps(json_body).encode()
-        client = self._client(target)
-        address = self._addresses(target)[0]
-        headers = self._signed(method, path, body, None)
-        if body is not None:
-            headers["content-type"] = "application/json"
-        url = f"https://{_url_host(address)}:{target.peer_port}{path}"
+        """A request whose response body is read incrementally by the caller; it goes to the
+        address that last answered. A streamed request body (`content`) must come with its
+        SHA-256 known in advance (`content_sha256`), which the receiver checks as it reads."""
+        if content is not None:
+            if content_sha256 is None or json_body is not None:
+                raise ValueError("a streamed body needs content_sha256 and no json_body")
+            headers = sign_headers(
+                self.identity.sign, self.identity.node_id, method, path, content_sha256
+            )
+            body: bytes | AsyncIterable[bytes] | None = content
+        else:
+            body, headers = self._prepare(method, path, json_body)
+        url = self._url(target, self._addresses(target)[0], path)
         try:
-            async with client.stream(
+            async with self._client(target).stream(
                 method, url, content=body, headers=headers, timeout=timeout
             ) as response:
                 yield response

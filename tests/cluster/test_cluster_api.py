@@ -56,3 +56,12 @@ def test_node_ids_with_odd_characters_are_just_unknown(api: TestClient) -> None:
     for node_id in ("..%2F..%2Fetc", "%00", "a" * 500, "'; DROP TABLE nodes; --"):
         assert api.get(f"/api/nodes/{node_id}").status_code == 404
     assert api.get("/api/status").json()["node_count"] == 1
+
+
+def test_unreadable_remote_telemetry_counts_as_none() -> None:
+    from agent.cluster.service import resources_of
+
+    for sample in (None, {}, {"cpu": {}}, {"cpu": {"percent": 1}, "memory": None}):
+        resources = resources_of(sample)
+        assert resources["ram_total"] == 0
+        assert resources["cpu_percent"] is None

@@ -76,3 +76,14 @@ def test_openapi_describes_every_api_route(api: TestClient) -> None:
 @pytest.mark.parametrize("path", ["/api/status", "/api/nodes", "/api/health"])
 def test_json_endpoints_answer_json(api: TestClient, path: str) -> None:
     assert api.get(path).headers["content-type"] == "application/json"
+
+
+def test_openapi_covers_every_api_route(api: TestClient) -> None:
+    from starlette.routing import Route
+
+    spec = api.get("/api/openapi.json").json()
+    for route in api.app.routes:
+        if isinstance(route, Route) and route.path.startswith("/api/"):
+            path = route.path.replace(":path}", "}")
+            for method in (route.methods or set()) - {"HEAD"}:
+                assert method.lower() in spec["paths"].get(path, {}), (method, path)

@@ -8,6 +8,7 @@ more afterwards), and a removal invalidates any resolution still in flight for t
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -39,6 +40,9 @@ class MdnsLink:
         self._closed = False
         self._info: AsyncServiceInfo | None = None
         self._resolving: dict[str, bool] = {}  # name -> resolve again when done
+        # zeroconf calls back from its datagram handler, outside any task, where nothing can
+        # be spawned; names to resolve are queued to a worker task instead.
+        self._to_resolve: asyncio.Queue[str] = asyncio.Queue()
         self._generation: dict[str, int] = {}
         self._conflict_logged = False
 
@@ -63,7 +67,15 @@ class MdnsLink:
                 )
                 for job in jobs:
                     tg.start_soon(job)
-                await anyio.sleep_forever()
+                while True:
+                    name = await self._to_resolve.get()
+                    tg.start_soon(self._resolve, name, name=f"discovery.resolve {name}")
+
+    async def _register(self, info: AsyncServiceInfo) -> Any:
+        # Instance names are node ids, derived from each node's own key, so no other agent
+        # can hold ours: skipping the name probe (about 1.2 s) is safe and speeds discovery.
+        assert self._aiozc is not None
+        return await self._aiozc.async_register_service(info, cooperating_responders=True)
 
     def _on_change(
         self, zeroconf: Zeroconf, service_type: str, name: str, state_change: ServiceStateChange
@@ -83,7 +95,7 @@ class MdnsLink:
             self._resolving[name] = True
             return
         self._resolving[name] = False
-        self._tg.start_soon(self._resolve, name, name=f"discovery.resolve {name}")
+        self._to_resolve.put_nowait(name)
 
     async def _resolve(self, name: str) -> None:
         try:
@@ -121,11 +133,11 @@ class MdnsLink:
             return
         try:
             if current is None:
-                await (await self._aiozc.async_register_service(info))
+                await (await self._register(info))
             elif current.name != info.name:
                 await (await self._aiozc.async_unregister_service(current))
                 self._info = None
-                await (await self._aiozc.async_register_service(info))
+                await (await self._register(info))
             else:
                 await (await self._aiozc.async_update_service(info))
         except NonUniqueNameException:

@@ -24,6 +24,7 @@ log = logging.getLogger("openfabric.cluster")
 PERSIST_EVERY_S = 15.0
 # How often this node re-reads its own addresses, so an IP change reaches members quickly.
 REFRESH_SELF_EVERY_S = 5.0
+LIVENESS_TICK_S = 0.1
 
 
 class TelemetrySource(Protocol):
@@ -51,6 +52,7 @@ class Heartbeats:
     def payload(self) -> dict[str, Any]:
         return {
             "telemetry": self.telemetry.latest(),
+            "capabilities": self.ctx.capabilities,
             "membership": {
                 "version": self.membership.version(),
                 "digest": self.membership.digest(),
@@ -58,14 +60,19 @@ class Heartbeats:
         }
 
     async def run(self) -> None:
+        """One heartbeat per member per interval; liveness is re-checked every LIVENESS_TICK_S
+        so a silent member is marked offline promptly once `offline_after` has passed."""
         interval = self.ctx.settings.heartbeat_interval
         persisted_at = refreshed_at = time.monotonic()
+        next_beat: dict[str, float] = {}
         while True:
+            now = time.monotonic()
             for member in self.membership.peers():
-                if member.node_id not in self._in_flight:
+                due = next_beat.get(member.node_id, 0.0)
+                if now >= due and member.node_id not in self._in_flight:
+                    next_beat[member.node_id] = max(due + interval, now)
                     self.spawn(self.beat(member))
             self.membership.check_liveness()
-            now = time.monotonic()
             if now - refreshed_at > REFRESH_SELF_EVERY_S:
                 refreshed_at = now
                 if await self.membership.refresh_self():
@@ -73,7 +80,7 @@ class Heartbeats:
             if now - persisted_at > PERSIST_EVERY_S:
                 persisted_at = now
                 await self.persist_last_seen()
-            await asyncio.sleep(min(interval, 0.5))
+            await asyncio.sleep(LIVENESS_TICK_S)
 
     async def persist_last_seen(self) -> None:
         seen = {n: live.last_seen for n, live in self.membership.live.items() if live.last_seen}
@@ -119,7 +126,9 @@ class Heartbeats:
             self.sent.labels(f"http_{status}").inc()
             return
         self.sent.labels("ok").inc()
-        self.membership.heard_from(member.node_id, body.get("telemetry"))
+        self.membership.heard_from(
+            member.node_id, body.get("telemetry"), capabilities=body.get("capabilities")
+        )
         theirs = (body.get("membership") or {}).get("digest")
         if theirs and theirs != self.membership.digest():
             await self.sync_with(member)

@@ -15,7 +15,7 @@ import hashlib
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from agent.cluster import events
@@ -33,6 +33,7 @@ class Liveness:
     last_seen: float = 0.0
     heard_at: float | None = None
     telemetry: dict[str, Any] | None = None
+    capabilities: dict[str, Any] = field(default_factory=dict)
     observed: tuple[str, ...] = ()
 
 
@@ -177,7 +178,11 @@ class Membership:
         self.ctx.bus.publish(topic, {"node_id": self.node_id, "name": me.name, "self": True})
 
     def heard_from(
-        self, node_id: str, telemetry: dict[str, Any] | None, observed: str | None = None
+        self,
+        node_id: str,
+        telemetry: dict[str, Any] | None,
+        observed: str | None = None,
+        capabilities: dict[str, Any] | None = None,
     ) -> None:
         member = self.members.get(node_id)
         if member is None or member.status != MEMBER:
@@ -187,6 +192,8 @@ class Membership:
         live.last_seen = self.ctx.clock()
         if telemetry is not None:
             live.telemetry = telemetry
+        if isinstance(capabilities, dict):
+            live.capabilities = capabilities
         if observed and observed not in member.addresses:
             live.observed = (observed,)
         if live.state != ONLINE:

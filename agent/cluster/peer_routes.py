@@ -33,6 +33,7 @@ class _Lenient(BaseModel):
 
 class HeartbeatBody(_Lenient):
     telemetry: dict[str, Any] | None = None
+    capabilities: dict[str, Any] = {}
     membership: dict[str, Any] = {}
 
 
@@ -64,7 +65,7 @@ def build_peer_routes(
     async def heartbeat(request: Request) -> Response:
         body = validate(HeartbeatBody, await _json_body(request, SYNC_BODY_LIMIT))
         observed = request.client.host if request.client else None
-        membership.heard_from(peer_node(request), body.telemetry, observed)
+        membership.heard_from(peer_node(request), body.telemetry, observed, body.capabilities)
         return json_response(heartbeats.payload())
 
     async def sync(request: Request) -> Response:

@@ -45,6 +45,9 @@ class ClusterView:
             "fingerprint": member.fingerprint,
             "version": member.version,
             "joined_at": member.joined_at,
+            "capabilities": self.ctx.capabilities
+            if is_self
+            else (live.capabilities if live else {}),
             "resources": resources_of(telemetry),
             "telemetry": telemetry,
         }

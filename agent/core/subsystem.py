@@ -54,6 +54,9 @@ class Context:
     clock: Callable[[], float] = time.time
     started_at: float = field(default_factory=time.time)
     task_group: anyio.abc.TaskGroup | None = None
+    # What this node offers the cluster (e.g. remote_exec, max_tasks); subsystems fill it in
+    # and heartbeats carry it to every member.
+    capabilities: dict[str, Any] = field(default_factory=dict)
 
     def spawn(self, name: str, job: Callable[[], Awaitable[Any]]) -> None:
         """Run `job` in the background until shutdown; a crash is logged, not fatal."""

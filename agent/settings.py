@@ -75,6 +75,10 @@ class Settings:
     offline_after: float = setting(
         6.0, "Seconds of silence before a member is offline.", minimum=1.0, maximum=3600
     )
+    remote_exec: bool = setting(True, "Let other members run commands on this node (on/off).")
+    max_tasks: int = setting(
+        0, "Tasks this node runs at once (0: one per CPU core).", minimum=0, maximum=10_000
+    )
     telemetry_interval: float = setting(
         1.0, "Seconds between telemetry samples.", minimum=0.1, maximum=60
     )

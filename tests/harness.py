@@ -65,7 +65,8 @@ class LiveAgent:
 
     def client(self, **kwargs: Any) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
-        return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=10, **kwargs)
+        kwargs.setdefault("timeout", 10)
+        return httpx.AsyncClient(base_url=self.url, headers=headers, **kwargs)
 
 
 @asynccontextmanager

@@ -1,0 +1,73 @@
+"""Tasks subsystem: shell commands run anywhere in the cluster, placed by a scheduler with a
+circuit breaker per node, with live output."""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.routing import BaseRoute
+
+from agent.cluster import ClusterSubsystem
+from agent.cluster.service import TelemetrySource
+from agent.core.subsystem import Context
+from agent.tasks.breaker import BreakerBoard
+from agent.tasks.events import BREAKER_CHANGED
+from agent.tasks.logs import TaskLogs
+from agent.tasks.peer_routes import RemoteRuns, build_peer_routes
+from agent.tasks.routes import build_routes
+from agent.tasks.scheduler import Scheduler, local_limit
+from agent.tasks.service import TaskService
+from agent.tasks.store import TaskStore
+from agent.tasks.transitions import Transitions
+
+
+class TasksSubsystem:
+    name = "tasks"
+
+    def __init__(self, ctx: Context, cluster: ClusterSubsystem, telemetry: TelemetrySource) -> None:
+        self.ctx = ctx
+        self.store = TaskStore(ctx.db)
+        self.logs = TaskLogs(self.store)
+        transitions = Transitions(ctx, self.store)
+        # One pool of task slots for this node, shared by its own and other members' tasks.
+        self.slots = asyncio.Semaphore(local_limit(ctx))
+        self.breakers = BreakerBoard(on_change=self._breaker_changed)
+        self.scheduler = Scheduler(
+            ctx,
+            transitions,
+            self.logs,
+            cluster.membership,
+            cluster.peers,
+            self.breakers,
+            self.slots,
+            telemetry,
+        )
+        self.service = TaskService(
+            ctx, self.store, self.logs, transitions, self.scheduler, cluster.membership
+        )
+        self.remote = RemoteRuns(ctx, self.slots, self.store)
+
+    def _breaker_changed(self, node_id: str, old: str, new: str) -> None:
+        snapshot = self.breakers.get(node_id).snapshot()
+        self.ctx.bus.publish(
+            BREAKER_CHANGED, {"node_id": node_id, "from": old, "to": new, "breaker": snapshot}
+        )
+
+    def routes(self) -> list[BaseRoute]:
+        return build_routes(self.service)
+
+    def peer_routes(self) -> list[BaseRoute]:
+        return build_peer_routes(self.ctx, self.remote)
+
+    async def start(self) -> None:
+        await self.store.migrate()
+        await self.service.recover()
+        self.ctx.spawn("tasks.scheduler", self.scheduler.run)
+
+    async def stop(self) -> None:
+        await self.scheduler.stop()
+        await self.logs.drain()
+
+
+def create(ctx: Context, cluster: ClusterSubsystem, telemetry: TelemetrySource) -> TasksSubsystem:
+    return TasksSubsystem(ctx, cluster, telemetry)

@@ -161,3 +161,62 @@ def test_queued_tasks_survive_a_restart(tmp_path: Path) -> None:
         assert "stopped" in lost["error"]
         # The command the killed agent left behind was stopped at the restart.
         assert not _group_alive(pid)
+
+
+def test_node_that_refuses_remote_commands(tmp_path: Path) -> None:
+    from tests.harness import form_cluster
+
+    with (
+        agent_process(tmp_path / "open") as open_node,
+        agent_process(tmp_path / "closed", "--remote-exec", "off") as closed_node,
+    ):
+        form_cluster([open_node, closed_node])
+        closed_id = closed_node.info["node_id"]
+        wait_until(
+            lambda: (
+                call(open_node, "GET", f"/api/nodes/{closed_id}")
+                .json()["capabilities"]
+                .get("remote_exec")
+                is False
+            ),
+            10,
+            "capabilities",
+        )
+        response = call(
+            open_node, "POST", "/api/tasks", json={"command": "true", "preferred_node": closed_id}
+        )
+        assert response.status_code == 422
+        assert response.json()["error_code"] == "REMOTE_EXEC_DISABLED"
+        # Unplaced work never goes there, even with this node's slots full.
+        fill_own_slots(open_node)
+        task = submit(open_node, command="true")
+        assert task_of(open_node, task["task_id"])["state"] == "queued"
+        # The refusing node still runs its own tasks.
+        own = submit(closed_node, command="echo mine")
+        assert wait_state(closed_node, own["task_id"], FINAL)["state"] == "succeeded"
+
+
+def test_offline_preferred_node_keeps_the_task_queued(trio: list[AgentProcess]) -> None:
+    victim = trio[2]
+    victim_id = victim.info["node_id"]
+    victim.process.send_signal(signal.SIGKILL)
+    victim.process.wait(10)
+    wait_until(
+        lambda: call(trio[0], "GET", f"/api/nodes/{victim_id}").json()["state"] == "offline",
+        15,
+        "the node to be offline",
+    )
+    refused = call(
+        trio[0],
+        "POST",
+        "/api/tasks",
+        json={"command": "true", "preferred_node": victim_id, "wait_for_node": False},
+    )
+    assert refused.status_code == 409
+    assert refused.json()["error_code"] == "NODE_OFFLINE"
+    task = submit(trio[0], command="echo back", preferred_node=victim_id)
+    assert task_of(trio[0], task["task_id"])["state"] == "queued"
+    with agent_process(victim.home):
+        done = wait_state(trio[0], task["task_id"], FINAL, within=30)
+    assert done["state"] == "succeeded"
+    assert done["node_id"] == victim_id

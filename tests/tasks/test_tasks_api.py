@@ -10,6 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from agent.core.bus import next_event
 from tests.harness import LiveAgent
 from tests.tasks.conftest import submit, wait_task
 
@@ -263,3 +264,17 @@ async def test_many_quick_tasks(live: LiveAgent) -> None:
         tasks = await asyncio.gather(*(submit(client, command="true") for _ in range(50)))
         for task in tasks:
             assert (await wait_task(client, task["task_id"]))["state"] == "succeeded"
+
+
+async def test_every_transition_is_published(live: LiveAgent) -> None:
+    bus = live.server.config.app.state.bus
+    sub = bus.subscribe(["task"])
+    async with live.client() as client:
+        task = await submit(client, command="true")
+        await wait_task(client, task["task_id"])
+    topics = []
+    # Everything was published before the task was seen finished, so it is all queued here.
+    while (event := await next_event(sub, 0.05)) is not None:
+        if event.data["task_id"] == task["task_id"]:
+            topics.append(event.topic)
+    assert topics == ["task.queued", "task.scheduled", "task.running", "task.succeeded"]

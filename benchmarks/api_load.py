@@ -47,7 +47,7 @@ from typing import Any
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BenchError, Server, exit_on_signals, start_agent, start_baseline
+from common import BenchError, Server, exit_on_signals, run_main, start_agent, start_baseline
 from loadgen import Cell, run_cell, wrk_path
 
 ENDPOINTS = ("/api/status", "/api/nodes")
@@ -193,8 +193,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("\ninterrupted; every server was stopped", file=sys.stderr)
-        sys.exit(130)
+    run_main(main)

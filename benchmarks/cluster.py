@@ -37,7 +37,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
-from common import REPO, BenchError, Server, exit_on_signals, start_agent
+from common import REPO, BenchError, Server, exit_on_signals, run_main, start_agent
 
 sys.path.insert(0, str(REPO))
 from agent.settings import Settings
@@ -322,8 +322,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("\ninterrupted; every agent and namespace was stopped", file=sys.stderr)
-        sys.exit(130)
+    run_main(main, "every agent and namespace")

@@ -205,3 +205,18 @@ def tree_rss_bytes(proc: psutil.Process) -> int:
         except psutil.Error:
             continue
     return total
+
+
+def write_json(path: Path | None, data: object) -> None:
+    if path is not None:
+        path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        print(f"results written to {path}")
+
+
+def run_main(main: Callable[[], int], stopped: str = "every server") -> None:
+    """Exit with main()'s status; Ctrl-C exits 130 (cleanup already ran in main's stacks)."""
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; {stopped} was stopped", file=sys.stderr)
+        sys.exit(130)

@@ -21,7 +21,6 @@ baseline is what the agent adds on top of the Python + uvicorn + Starlette floor
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import tempfile
@@ -37,10 +36,12 @@ from common import (
     BenchError,
     Server,
     exit_on_signals,
+    run_main,
     start_agent,
     start_baseline,
     tree_cpu_seconds,
     tree_rss_bytes,
+    write_json,
 )
 
 GOAL_CPU_PCT = 1.0
@@ -152,15 +153,9 @@ def main() -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
     result = report(usages[0], usages[1], args.seconds)
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-        print(f"results written to {args.json}")
+    write_json(args.json, result)
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("\ninterrupted; every server was stopped", file=sys.stderr)
-        sys.exit(130)
+    run_main(main)

@@ -43,7 +43,16 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cluster import LOOPBACK, api, form_cluster
-from common import BenchError, Server, exit_on_signals, start_agent, stop, system_busy_seconds
+from common import (
+    BenchError,
+    Server,
+    exit_on_signals,
+    run_main,
+    start_agent,
+    stop,
+    system_busy_seconds,
+    write_json,
+)
 
 COMMAND = "true"
 ARGV = ["/bin/sh", "-c", COMMAND]
@@ -314,15 +323,9 @@ def main() -> int:
         result["overhead_vs_dask"] = round(of["throughput"]["ms_per_task"] / dask["ms_per_task"], 2)
     result["meta"] = {"command": COMMAND, "cpu_count": os.cpu_count(), "inflight": INFLIGHT}
     report(result)
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-        print(f"results written to {args.json}")
+    write_json(args.json, result)
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("\ninterrupted; every agent and Dask was stopped", file=sys.stderr)
-        sys.exit(130)
+    run_main(main, "every agent and Dask")

@@ -90,10 +90,17 @@ class TaskLogs:
                 await self.store.append_output(task_id, chunks)
 
     async def close(self, task_id: str) -> None:
-        """Flush what is left and end every follower's stream."""
+        """Flush what is left and end every follower's stream.
+
+        Done under the task's lock, like `follow`'s registration, so a follower either
+        registers before the end (and receives it) or finds the output closed (and reads it
+        all from the store)."""
+        live = self._live.get(task_id)
+        if live is None:
+            return
         await self.flush(task_id)
-        live = self._live.pop(task_id, None)
-        if live is not None:
+        async with live.lock:
+            self._live.pop(task_id, None)
             for follower in live.followers:
                 _offer(follower, END)
 
@@ -101,12 +108,16 @@ class TaskLogs:
         """Chunks after `after_seq`: stored, then live until the task's output ends."""
         live = self._live.get(task_id)
         follower = _Follower()
+        backlog: list[Chunk] | None = None
         if live is not None:
             async with live.lock:
-                live.followers.append(follower)
-                stored = await self.store.output(task_id, after_seq)
-                backlog = [*stored, *live.pending]
-        else:
+                if self._live.get(task_id) is live:
+                    live.followers.append(follower)
+                    stored = await self.store.output(task_id, after_seq)
+                    backlog = [*stored, *live.pending]
+                else:
+                    live = None  # closed while we waited for the lock
+        if backlog is None:
             backlog = await self.store.output(task_id, after_seq)
         last = after_seq
         try:

@@ -278,3 +278,19 @@ async def test_every_transition_is_published(live: LiveAgent) -> None:
         if event.data["task_id"] == task["task_id"]:
             topics.append(event.topic)
     assert topics == ["task.queued", "task.scheduled", "task.running", "task.succeeded"]
+
+
+async def test_following_right_after_submit_always_ends(live: LiveAgent) -> None:
+    """Following can race the end of the output; every follow must still see `end`."""
+
+    async def follow_to_end(client, task_id: str) -> str:
+        async with client.stream("GET", f"/api/tasks/{task_id}/logs") as response:
+            async for event, _, data in _sse(response):
+                if event == "end":
+                    return data["state"]
+        raise AssertionError("log stream closed without an end event")
+
+    async with live.client() as client:
+        for _ in range(60):
+            task = await submit(client, command="echo x")
+            assert await asyncio.wait_for(follow_to_end(client, task["task_id"]), 10) == "succeeded"

@@ -6,9 +6,9 @@
             print(event.topic, event.data)
 
 Responses are returned as the agent sends them (plain dicts, typed as the TypedDicts of
-`agent.client_models`), so
-they can be dumped back to JSON unchanged. Every failure is a `ClientError`: `AgentUnavailable`
-when nothing answers, `ApiError` when the agent answers with its standard error body.
+`agent.client_models`), so they can be dumped back to JSON unchanged. Every failure is a
+`ClientError`: `AgentUnavailable` when nothing answers, `ApiError` when the agent answers with
+its standard error body.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import AsyncIterator, Mapping
+from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -23,8 +24,13 @@ from urllib.parse import quote
 import httpx
 
 from agent.client_models import (
+    AgentUnavailable,
+    ApiError,
+    Breaker,
+    ClientError,
     Discovered,
     DiscoveredAgent,
+    DispatchLatency,
     EvictResult,
     Health,
     HealthCheck,
@@ -32,98 +38,38 @@ from agent.client_models import (
     JoinResult,
     JoinToken,
     LeaveResult,
+    LogEvent,
     MetricFamily,
     MetricSample,
     Node,
     NodeResources,
+    SchedulerNode,
+    SchedulerStats,
     SSEParser,
     Status,
     StreamEvent,
+    Task,
+    TaskDetail,
+    TaskPage,
+    TaskState,
     parse_sse,
 )
 
+# fmt: off
 __all__ = [
-    "DEFAULT_TIMEOUT",
-    "DEFAULT_URL",
-    "AgentClient",
-    "AgentUnavailable",
-    "ApiError",
-    "ClientError",
-    "Discovered",
-    "DiscoveredAgent",
-    "EvictResult",
-    "Health",
-    "HealthCheck",
-    "Issuer",
-    "JoinResult",
-    "JoinToken",
-    "LeaveResult",
-    "MetricFamily",
-    "MetricSample",
-    "Node",
-    "NodeResources",
-    "SSEParser",
-    "Status",
-    "StreamEvent",
-    "discover",
-    "parse_sse",
+    "DEFAULT_TIMEOUT", "DEFAULT_URL", "AgentClient", "AgentUnavailable", "ApiError", "Breaker",
+    "ClientError", "Discovered", "DiscoveredAgent", "DispatchLatency", "EvictResult", "Health",
+    "HealthCheck", "Issuer", "JoinResult", "JoinToken", "LeaveResult", "LogEvent",
+    "MetricFamily", "MetricSample", "Node", "NodeResources", "SSEParser", "SchedulerNode",
+    "SchedulerStats", "Status", "StreamEvent", "Task", "TaskDetail", "TaskPage", "TaskState",
+    "discover", "parse_sse",
 ]
+# fmt: on
 
 DEFAULT_URL = "http://127.0.0.1:4892"
 DEFAULT_TIMEOUT = 10.0
 URL_ENV = "OPENFABRIC_URL"
 TOKEN_ENV = "OPENFABRIC_TOKEN"
-
-
-class ClientError(Exception):
-    """Base of every error the SDK raises."""
-
-
-class AgentUnavailable(ClientError):
-    """No agent answered at the URL (connection refused, timed out, or dropped)."""
-
-    def __init__(self, url: str, reason: str | None = None) -> None:
-        self.url = url
-        self.reason = reason
-        hint = "start one with 'openfabric serve'"
-        super().__init__(reason or f"no agent is answering at {url} ({hint})")
-
-
-class ApiError(ClientError):
-    """The agent refused a request; carries its `error_code` and `details`.
-
-    Built from the agent's error body `{"success": false, "error", "error_code", "details"}`;
-    a body of any other shape gives the code `HTTP_<status>` and a message naming the status.
-    """
-
-    def __init__(
-        self, status: int, code: str, message: str, details: Mapping[str, Any] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details: dict[str, Any] = dict(details or {})
-
-    def __str__(self) -> str:
-        return f"{self.message} ({self.code})"
-
-    @classmethod
-    def from_response(cls, response: httpx.Response) -> ApiError:
-        status, body, reason = response.status_code, response.content, response.reason_phrase
-        try:
-            data = json.loads(body)
-        except ValueError:
-            data = None
-        if isinstance(data, dict) and isinstance(data.get("error"), str):
-            code = str(data.get("error_code") or f"HTTP_{status}")
-            details = data.get("details")
-            return cls(status, code, data["error"], details if isinstance(details, dict) else {})
-        text = body.decode("utf-8", "replace").strip()
-        message = f"the agent answered HTTP {status}{f' {reason}' if reason else ''}"
-        if text:
-            message += f": {text[:200]}"
-        return cls(status, f"HTTP_{status}", message)
 
 
 def discover(
@@ -288,13 +234,93 @@ class AgentClient:
         should close the iterator (`contextlib.aclosing`) so the connection is released at once.
         """
         params = {"topics": ",".join(topics)} if topics else {}
+        stream = self._sse("/api/events", params, last_event_id, "event stream")
+        async with aclosing(stream):
+            async for event in stream:
+                yield event
+
+    # --- tasks ----------------------------------------------------------------------------
+
+    async def submit_task(
+        self,
+        command: str,
+        *,
+        node: str | None = None,
+        wait_for_node: bool = True,
+        timeout_s: float | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        retries: int = 0,
+        labels: Mapping[str, str] | None = None,
+    ) -> Task:
+        """Queue a shell command for the scheduler to place (on `node` when given); `retries`:
+        how often a task lost with its node runs again. Refusals: VALIDATION_ERROR,
+        UNKNOWN_NODE, REMOTE_EXEC_DISABLED, NODE_OFFLINE (`node` offline, not waiting)."""
+        body: dict[str, Any] = {"command": command, "wait_for_node": wait_for_node}
+        optional = {"preferred_node": node, "timeout_s": timeout_s, "cwd": cwd}
+        body.update({key: value for key, value in optional.items() if value is not None})
+        body.update(env=dict(env or {}), retries=retries, labels=dict(labels or {}))
+        result: Task = self._json(await self._request("POST", "/api/tasks", json_body=body))
+        return result
+
+    async def tasks(
+        self, status: str | None = None, node: str | None = None, limit: int = 50, offset: int = 0
+    ) -> TaskPage:
+        """One page of tasks, newest first, optionally only those in `status` or on `node`."""
+        params = {"limit": str(limit), "offset": str(offset)}
+        params.update({k: v for k, v in (("status", status), ("node", node)) if v is not None})
+        result: TaskPage = self._json(await self._request("GET", "/api/tasks", params=params))
+        return result
+
+    async def task(self, task_id: str, full: bool = False) -> TaskDetail:
+        """A task with its output (the last 64 KiB of each stream unless `full`)."""
+        params = {"full": "true" if full else "false"}
+        response = await self._request("GET", _task_path(task_id), params=params)
+        result: TaskDetail = self._json(response)
+        return result
+
+    async def cancel_task(self, task_id: str) -> Task:
+        """Cancel a task (TASK_NOT_FOUND, TASK_FINISHED); a running one ends soon after."""
+        result: Task = self._json(await self._request("DELETE", _task_path(task_id)))
+        return result
+
+    async def task_logs(self, task_id: str, after: int | None = None) -> AsyncIterator[LogEvent]:
+        """A task's output as it is written, then one `end` event with the final task.
+
+        Replays what was already written (after chunk `after`, when given) first. A stream the
+        agent closes early (a follower that fell too far behind is cut off) is resumed from the
+        last chunk received; after three early closes without new output it gives up.
+        """
+        path, closed_early = f"{_task_path(task_id)}/logs", 0
+        while True:
+            stream = self._sse(path, {}, after, f"log stream of task {task_id}")
+            async with aclosing(stream):
+                async for event in stream:
+                    if event.topic == "end":
+                        yield LogEvent("end", None, task=event.data)
+                        return
+                    if event.topic in ("stdout", "stderr") and isinstance(event.data, dict):
+                        after, closed_early = event.id, 0
+                        yield LogEvent(event.topic, event.id, str(event.data.get("text", "")))
+            closed_early += 1
+            if closed_early > 2:
+                raise ClientError(f"the agent closed the log stream of task {task_id} early")
+
+    async def scheduler_stats(self) -> SchedulerStats:
+        """Queue depth, tasks in flight, per-node load and breakers, dispatch latency."""
+        result: SchedulerStats = await self._get_json("/api/scheduler/stats")
+        return result
+
+    async def _sse(
+        self, path: str, params: Mapping[str, str], last_event_id: int | None, what: str
+    ) -> AsyncIterator[StreamEvent]:
         headers = {"Accept": "text/event-stream"}
         if last_event_id is not None:
             headers["Last-Event-ID"] = str(last_event_id)
         # No read timeout: a quiet stream is normal between keep-alives.
         timeout = httpx.Timeout(self.timeout, read=None)
         request = self._http.build_request(
-            "GET", "/api/events", params=params, headers=headers, timeout=timeout
+            "GET", path, params=params, headers=headers, timeout=timeout
         )
         try:
             response = await self._http.send(request, stream=True)
@@ -312,7 +338,7 @@ class AgentClient:
                         yield event
             except httpx.TransportError as exc:
                 raise AgentUnavailable(
-                    self.base_url, f"lost the event stream from {self.base_url}: {exc}"
+                    self.base_url, f"lost the {what} from {self.base_url}: {exc}"
                 ) from None
         finally:
             await response.aclose()
@@ -356,3 +382,7 @@ class AgentClient:
         else:
             reason = f"cannot be reached: {exc or type(exc).__name__}"
         return AgentUnavailable(self.base_url, f"the agent at {self.base_url} {reason}")
+
+
+def _task_path(task_id: str) -> str:
+    return f"/api/tasks/{quote(task_id, safe='')}"

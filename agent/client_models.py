@@ -1,4 +1,5 @@
-"""What the SDK returns: the agent's JSON bodies as TypedDicts, and Server-Sent Events.
+"""What the SDK hands back: the agent's JSON bodies as TypedDicts, Server-Sent Events, and
+the errors it raises.
 
 Re-exported by `agent.client`, which is where callers import them from.
 """
@@ -6,9 +7,62 @@ Re-exported by `agent.client`, which is where callers import them from.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
+
+import httpx
+
+
+class ClientError(Exception):
+    """Base of every error the SDK raises."""
+
+
+class AgentUnavailable(ClientError):
+    """No agent answered at the URL (connection refused, timed out, or dropped)."""
+
+    def __init__(self, url: str, reason: str | None = None) -> None:
+        self.url = url
+        self.reason = reason
+        hint = "start one with 'openfabric serve'"
+        super().__init__(reason or f"no agent is answering at {url} ({hint})")
+
+
+class ApiError(ClientError):
+    """The agent refused a request; carries its `error_code` and `details`.
+
+    Built from the agent's error body `{"success": false, "error", "error_code", "details"}`;
+    a body of any other shape gives the code `HTTP_<status>` and a message naming the status.
+    """
+
+    def __init__(
+        self, status: int, code: str, message: str, details: Mapping[str, Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details: dict[str, Any] = dict(details or {})
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.code})"
+
+    @classmethod
+    def from_response(cls, response: httpx.Response) -> ApiError:
+        status, body, reason = response.status_code, response.content, response.reason_phrase
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and isinstance(data.get("error"), str):
+            code = str(data.get("error_code") or f"HTTP_{status}")
+            details = data.get("details")
+            return cls(status, code, data["error"], details if isinstance(details, dict) else {})
+        text = body.decode("utf-8", "replace").strip()
+        message = f"the agent answered HTTP {status}{f' {reason}' if reason else ''}"
+        if text:
+            message += f": {text[:200]}"
+        return cls(status, f"HTTP_{status}", message)
 
 
 class NodeResources(TypedDict):
@@ -136,6 +190,108 @@ class MetricFamily(TypedDict):
     type: str
     help: str
     samples: list[MetricSample]
+
+
+TaskState = Literal[
+    "queued", "scheduled", "running", "succeeded", "failed", "cancelled", "timed_out", "lost"
+]
+LogStream = Literal["stdout", "stderr", "end"]
+
+
+class Task(TypedDict):
+    """A task as the agent shows it; `env` holds the variable names only."""
+
+    task_id: str
+    command: str
+    state: TaskState
+    node_id: str | None  # None until the scheduler places it
+    pid: int | None
+    preferred_node: str | None
+    wait_for_node: bool
+    exit_code: int | None  # None while running, or when it ended by a signal or never ran
+    signal: int | None
+    error: str | None
+    timeout_s: float | None
+    retries: int
+    attempts: int
+    labels: dict[str, str]
+    cwd: str | None
+    env: list[str]
+    submitted_at: float
+    scheduled_at: float | None
+    started_at: float | None
+    ended_at: float | None
+    duration_s: float | None
+    stdout_bytes: int
+    stderr_bytes: int
+    truncated: bool
+
+
+class TaskDetail(Task):
+    """A task with its output: the last 64 KiB of each stream, or all of it when asked."""
+
+    stdout: str
+    stderr: str
+    stdout_complete: bool
+    stderr_complete: bool
+
+
+class TaskPage(TypedDict):
+    tasks: list[Task]  # newest first
+    count: int
+    total: int
+    limit: int
+    offset: int
+
+
+class Breaker(TypedDict):
+    node_id: str
+    state: Literal["closed", "open", "half_open"]
+    consecutive_failures: int
+    opened_count: int
+    open_for_s: float
+    next_retry_at: float | None  # unix time; None unless open
+    retry_in_s: float | None
+    last_failure_at: float | None
+    probe_in_flight: bool
+
+
+class SchedulerNode(TypedDict):
+    node_id: str
+    name: str
+    state: str
+    running: int
+    limit: int
+    breaker: Breaker
+
+
+class DispatchLatency(TypedDict):
+    p50: float | None  # milliseconds; None before the first dispatch
+    p99: float | None
+    samples: int
+
+
+class SchedulerStats(TypedDict):
+    queue_depth: int
+    in_flight: int
+    running: int
+    nodes: list[SchedulerNode]
+    dispatch_latency_ms: DispatchLatency
+    totals: dict[str, int]  # outcome -> tasks
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    """One event of a task's output stream.
+
+    `stdout`/`stderr`: `text` written by the command, `seq` its chunk sequence number (resume
+    after it with `task_logs(after=seq)`). `end`: the last event, `task` the final task.
+    """
+
+    stream: LogStream
+    seq: int | None
+    text: str = ""
+    task: Task | None = None
 
 
 @dataclass(frozen=True)

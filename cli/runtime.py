@@ -44,9 +44,13 @@ class Globals:
 
     def emit(self, text: str) -> None:
         """Write essential output (stdout or --output), one flush per call for streaming."""
+        self.write(text + "\n")
+
+    def write(self, text: str) -> None:
+        """Write `text` as is (no newline added) where `emit` writes, flushed at once."""
         if self._sink is None:
             self._sink = sys.stdout if self.output is None else self._open_output()
-        self._sink.write(text + "\n")
+        self._sink.write(text)
         self._sink.flush()
 
     def note(self, text: str) -> None:
@@ -216,10 +220,11 @@ def call(
     operation: Callable[[AgentClient], Awaitable[T]],
     *,
     interrupted: int = EXIT_INTERRUPTED,
+    on_interrupt: Callable[[], None] | None = None,
 ) -> T:
     """Run `operation` against the agent; agent and API errors exit 1 with one line.
 
-    Ctrl-C exits with `interrupted` and no traceback.
+    Ctrl-C exits with `interrupted` and no traceback, after calling `on_interrupt`.
     """
     g = globals_of(ctx)
     g.configure_logging()
@@ -234,4 +239,6 @@ def call(
     except ClientError as exc:
         fail(str(exc))
     except KeyboardInterrupt:
+        if on_interrupt is not None:
+            on_interrupt()
         raise click.exceptions.Exit(interrupted) from None

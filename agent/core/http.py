@@ -35,6 +35,7 @@ class QueryParam:
     type: str = "string"
     description: str = ""
     required: bool = False
+    enum: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class RouteDoc:
     responses: dict[int, str] = field(default_factory=dict)
     streams: bool = False
     public: bool = False
+    success: int = 200
 
 
 def api_route(
@@ -60,6 +62,7 @@ def api_route(
     responses: dict[int, str] | None = None,
     streams: bool = False,
     public: bool = False,
+    success: int = 200,
 ) -> Route:
     route = Route(path, endpoint, methods=list(methods))
     route.doc = RouteDoc(  # type: ignore[attr-defined]
@@ -70,6 +73,7 @@ def api_route(
         responses=responses or {},
         streams=streams,
         public=public,
+        success=success,
     )
     return route
 

@@ -27,18 +27,23 @@ def _operation(route: Route, method: str, doc: RouteDoc) -> dict[str, Any]:
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
         for name in _PARAM.findall(route.path)
     ]
-    params += [
-        {
-            "name": q.name,
-            "in": "query",
-            "required": q.required,
-            "description": q.description,
-            "schema": {"type": q.type},
-        }
-        for q in doc.query
-    ]
+    for q in doc.query:
+        schema: dict[str, Any] = {"type": q.type}
+        if q.enum:
+            schema["enum"] = list(q.enum)
+        params.append(
+            {
+                "name": q.name,
+                "in": "query",
+                "required": q.required,
+                "description": q.description,
+                "schema": schema,
+            }
+        )
     ok_content = "text/event-stream" if doc.streams else "application/json"
-    responses: dict[str, Any] = {"200": {"description": "OK", "content": {ok_content: {}}}}
+    responses: dict[str, Any] = {
+        str(doc.success): {"description": "OK", "content": {ok_content: {}}}
+    }
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for status, description in sorted({**doc.responses, 400: "VALIDATION_ERROR"}.items()):
         responses[str(status)] = {"description": description, "content": error}

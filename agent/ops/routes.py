@@ -50,7 +50,13 @@ def build_routes(health: HealthService, metrics: Metrics) -> list[BaseRoute]:
             methods=["GET"],
             tag="ops",
             summary="Operational counters as JSON, or Prometheus text with ?format=prometheus.",
-            query=[QueryParam("format", description="json (default) or prometheus")],
+            query=[
+                QueryParam(
+                    "format",
+                    description="json (default) or prometheus",
+                    enum=("json", "prometheus"),
+                )
+            ],
         ),
         api_route(
             "/api/openapi.json",

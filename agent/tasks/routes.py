@@ -18,7 +18,7 @@ from agent.core.sse import sse_response
 from agent.tasks.logs import FollowerTooSlow
 from agent.tasks.models import SubmitTask, TaskDetailQuery, TaskQuery, task_view
 from agent.tasks.service import TaskService
-from agent.tasks.store import RUNNING
+from agent.tasks.store import RUNNING, STATES
 
 TAG = "tasks"
 
@@ -94,6 +94,7 @@ def build_routes(service: TaskService) -> list[BaseRoute]:
         api_route(
             "/api/tasks",
             submit,
+            success=201,
             methods=["POST"],
             tag=TAG,
             body=SubmitTask,
@@ -108,7 +109,7 @@ def build_routes(service: TaskService) -> list[BaseRoute]:
             tag=TAG,
             summary="Active and past tasks, newest first.",
             query=[
-                QueryParam("status"),
+                QueryParam("status", enum=STATES),
                 QueryParam("node"),
                 QueryParam("limit", "integer"),
                 QueryParam("offset", "integer"),

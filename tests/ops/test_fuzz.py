@@ -46,5 +46,6 @@ def test_api_survives_generated_requests(agent_proc: AgentProcess, tmp_path: Pat
         capture_output=True,
         text=True,
         timeout=300,
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stdout[-4000:]

@@ -1,0 +1,1 @@
+"""Shared storage: content-addressed chunks replicated across nodes."""

@@ -34,6 +34,7 @@ from agent.ops import create as create_ops
 from agent.peer.identity import load_or_create_identity
 from agent.peer.listener import create_peer_app
 from agent.settings import Settings
+from agent.storage import create as create_storage
 from agent.tasks import create as create_tasks
 from agent.telemetry import create as create_telemetry
 
@@ -65,8 +66,9 @@ def build_subsystems(ctx: Context) -> tuple[list[Subsystem], ClusterSubsystem]:
     )
     cluster.membership.on_cluster_change = discovery.service.refresh_advert
     tasks = create_tasks(ctx, cluster, telemetry.service)
+    storage = create_storage(ctx, cluster)
     ops = create_ops(ctx, telemetry.service)
-    return [telemetry, cluster, discovery, tasks, ops], cluster
+    return [telemetry, cluster, discovery, tasks, storage, ops], cluster
 
 
 def create_app(settings: Settings, dashboard_dir: Path | None = None) -> Starlette:

@@ -79,6 +79,24 @@ class Settings:
     max_tasks: int = setting(
         0, "Tasks this node runs at once (0: one per CPU core).", minimum=0, maximum=10_000
     )
+    storage_replicas: int = setting(
+        2,
+        "Nodes that keep each stored chunk (capped by the online members).",
+        minimum=1,
+        maximum=16,
+    )
+    storage_quota: int = setting(
+        0, "Bytes of chunks this node keeps at most (0: no limit).", minimum=0
+    )
+    storage_heal_after: float = setting(
+        600.0,
+        "Seconds a holder may be offline before its chunks are copied elsewhere.",
+        minimum=1,
+        maximum=86400 * 7,
+    )
+    storage_scrub_interval: float = setting(
+        3600.0, "Seconds between re-hashes of every local chunk.", minimum=1, maximum=86400 * 7
+    )
     telemetry_interval: float = setting(
         1.0, "Seconds between telemetry samples.", minimum=0.1, maximum=60
     )

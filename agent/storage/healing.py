@@ -1,0 +1,136 @@
+"""Keeping every chunk on enough nodes, and every local chunk intact.
+
+- Heal (every HEAL_EVERY_S): a chunk whose holders that count (members that are online, or
+  offline for less than `storage_heal_after`) are fewer than the wanted replicas is copied to
+  another member by one holder: the online holder with the lowest node id, so exactly one
+  node acts. Holders that left or were evicted stop counting at once.
+- Scrub (every `storage_scrub_interval`): every local chunk is re-hashed; a corrupt one is
+  replaced from a replica.
+- Garbage collection: local chunks no live file references, older than GC_AFTER_S (so chunks
+  of an upload still in progress are kept), are deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+
+import anyio.to_thread
+
+from agent.cluster.membership import ONLINE
+from agent.core.subsystem import Context
+from agent.storage.chunks import ChunkMissing
+from agent.storage.replication import Replicator
+from agent.storage.service import StorageService
+from agent.storage.store import StorageStore
+
+log = logging.getLogger("openfabric.storage")
+HEAL_EVERY_S = 2.0
+SYNC_EVERY_S = 5.0
+GC_AFTER_S = 600.0
+
+
+class Healer:
+    def __init__(
+        self, ctx: Context, store: StorageStore, service: StorageService, replicator: Replicator
+    ) -> None:
+        self.ctx = ctx
+        self.store = store
+        self.service = service
+        self.replicator = replicator
+        self.membership = replicator.membership
+        self._scrubbed_at = time.monotonic()
+        self._gc_at = 0.0
+        self._synced_at = 0.0
+
+    def counts(self, node_id: str) -> bool:
+        member = self.membership.members.get(node_id)
+        if member is None or member.status != "member":
+            return False
+        if self.membership.state_of(node_id) == ONLINE:
+            return True
+        live = self.membership.live.get(node_id)
+        silent_for = self.ctx.clock() - live.last_seen if live and live.last_seen else 0.0
+        return silent_for < self.ctx.settings.storage_heal_after
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(HEAL_EVERY_S)
+            try:
+                await self.pass_once()
+            except Exception:
+                log.exception("storage maintenance pass failed")
+
+    async def pass_once(self) -> None:
+        now = time.monotonic()
+        self.service.refresh_capacity()
+        if now - self._synced_at > SYNC_EVERY_S:
+            self._synced_at = now
+            await self.replicator.sync_all()
+        await self.forget_departed()
+        await self.heal()
+        if now - self._scrubbed_at > self.ctx.settings.storage_scrub_interval:
+            self._scrubbed_at = now
+            await self.scrub()
+        if now - self._gc_at > GC_AFTER_S / 4:
+            self._gc_at = now
+            await self.collect_garbage()
+
+    async def forget_departed(self) -> None:
+        for node_id, member in list(self.membership.members.items()):
+            if member.status != "member":
+                await self.store.remove_holder(node_id)
+
+    async def heal(self) -> None:
+        me = self.replicator.me
+        want = self.service.replicas
+        for manifest in await self.store.all(include_deleted=False):
+            holders = await self.store.holders_of(manifest.chunks)
+            for digest, nodes in holders.items():
+                counting = {n for n in nodes if self.counts(n)}
+                online = sorted(n for n in counting if self.membership.state_of(n) == ONLINE)
+                if len(counting) >= want or not online or online[0] != me:
+                    continue
+                data = await self.service.read_chunk(digest)
+                for target in self.replicator.targets(
+                    want - len(counting), exclude=nodes, size=len(data)
+                ):
+                    if await self.replicator.push(target, digest, data):
+                        await self.store.add_holders([(digest, target)])
+                        await self.replicator.announce([], [(digest, target)])
+                        self.ctx.bus.publish(
+                            "storage.replicated",
+                            {"chunk": digest, "node_id": target, "path": manifest.path},
+                        )
+
+    async def scrub(self) -> None:
+        chunks = self.service.chunks
+        for digest in await anyio.to_thread.run_sync(lambda: list(chunks.digests())):
+            try:
+                intact = await anyio.to_thread.run_sync(chunks.verify, digest)
+            except ChunkMissing:
+                continue
+            if not intact:
+                self.service.corrupt.inc()
+                try:
+                    await self.service.read_chunk(digest)  # fetches a replica and repairs
+                except Exception as exc:  # no replica reachable now; the next scrub retries
+                    log.warning("cannot repair chunk %s yet: %s", digest[:12], exc)
+        await anyio.to_thread.run_sync(chunks.recount)
+
+    async def collect_garbage(self) -> None:
+        chunks = self.service.chunks
+        needed = await self.store.referenced()
+        cutoff = time.time() - GC_AFTER_S
+        for digest in await anyio.to_thread.run_sync(lambda: list(chunks.digests())):
+            if digest in needed:
+                continue
+            try:
+                if os.stat(chunks.path_of(digest)).st_mtime > cutoff:
+                    continue
+            except FileNotFoundError:
+                continue
+            await anyio.to_thread.run_sync(chunks.delete, digest)
+            await self.store.remove_holder(self.replicator.me, digest)

@@ -1,0 +1,213 @@
+"""Files in the shared storage: upload, download, list, delete.
+
+An upload is read as a stream and cut into chunks; each chunk is kept here and copied to
+`storage_replicas - 1` other online members with the most free space before the next is read,
+so memory holds one chunk at a time. Only when every chunk is stored is the manifest saved and
+announced: an interrupted upload (even kill -9) leaves no visible file, only unreferenced
+chunks that garbage collection removes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+from collections.abc import AsyncIterable, AsyncIterator
+from typing import Any
+
+import anyio.to_thread
+
+from agent.core.errors import ApiError, BadRequest, Conflict, NotFound, ServiceUnavailable
+from agent.core.subsystem import Context
+from agent.storage.blocks import CHUNK_SIZE, asplit
+from agent.storage.chunks import ChunkCorrupt, ChunkMissing, ChunkStore, QuotaExceeded
+from agent.storage.manifest import Manifest
+from agent.storage.paths import InvalidPath, normalize, normalize_prefix
+from agent.storage.replication import Replicator
+from agent.storage.store import StorageStore
+
+log = logging.getLogger("openfabric.storage")
+HEALTHY, DEGRADED, UNAVAILABLE = "healthy", "degraded", "unavailable"
+
+
+def checked_path(path: str) -> str:
+    try:
+        return normalize(path)
+    except InvalidPath as exc:
+        raise BadRequest(
+            f"invalid storage path: {exc}", code="INVALID_PATH", details={"path": path[:200]}
+        ) from None
+
+
+class InsufficientStorage(ApiError):
+    status, code = 507, "INSUFFICIENT_STORAGE"
+
+
+class StorageService:
+    def __init__(
+        self, ctx: Context, store: StorageStore, chunks: ChunkStore, replicator: Replicator
+    ) -> None:
+        self.ctx = ctx
+        self.store = store
+        self.chunks = chunks
+        self.replicator = replicator
+        self.repaired = ctx.metrics.counter(
+            "storage_chunks_repaired_total", "Corrupt or missing chunks restored from a replica"
+        )
+        self.corrupt = ctx.metrics.counter(
+            "storage_chunks_corrupt_total", "Local chunks found not to match their hash"
+        )
+
+    @property
+    def replicas(self) -> int:
+        online = len(self.replicator.online_members())
+        return max(1, min(self.ctx.settings.storage_replicas, online))
+
+    async def upload(
+        self, raw_path: str, stream: AsyncIterable[bytes], overwrite: bool
+    ) -> dict[str, Any]:
+        path = checked_path(raw_path)
+        existing = await self.store.get(path)
+        if existing is not None and not existing.deleted and not overwrite:
+            raise Conflict(
+                f"{path} already exists; upload with overwrite=true to replace it",
+                code="FILE_EXISTS",
+                details={"path": path},
+            )
+        whole, size, digests, holders = hashlib.sha256(), 0, [], []
+        async for block in asplit(stream, CHUNK_SIZE):
+            digest = hashlib.sha256(block).hexdigest()
+            whole.update(block)
+            size += len(block)
+            digests.append(digest)
+            holders += [(digest, node) for node in await self._place(digest, block)]
+        manifest = Manifest(
+            path=path,
+            modified=self.ctx.clock(),
+            writer=self.replicator.me,
+            deleted=False,
+            size=size,
+            sha256=whole.hexdigest(),
+            chunk_size=CHUNK_SIZE,
+            chunks=tuple(digests),
+        )
+        await self.store.add_holders(holders)
+        await self.store.save_if_newer(manifest)
+        await self.replicator.announce([manifest], holders)
+        self.refresh_capacity()
+        self.ctx.bus.publish(
+            "storage.uploaded", {"path": path, "size": size, "sha256": manifest.sha256}
+        )
+        return await self.describe(manifest)
+
+    async def _place(self, digest: str, block: bytes) -> list[str]:
+        """Keep the chunk here and on the other chosen members; answers who stored it."""
+        stored: list[str] = []
+        try:
+            await anyio.to_thread.run_sync(self.chunks.put, digest, block)
+            stored.append(self.replicator.me)
+        except QuotaExceeded:
+            log.info("storage quota reached here; chunk %s goes elsewhere", digest[:12])
+        others = self.replicator.targets(
+            self.replicas - len(stored), exclude={self.replicator.me}, size=len(block)
+        )
+        for node_id in others:
+            if await self.replicator.push(node_id, digest, block):
+                stored.append(node_id)
+        if not stored:
+            raise InsufficientStorage("no node has room for this file", details={"chunk": digest})
+        return stored
+
+    async def manifest(self, raw_path: str) -> Manifest:
+        path = checked_path(raw_path)
+        manifest = await self.store.get(path)
+        if manifest is None or manifest.deleted:
+            raise NotFound(
+                f"no file {path} in storage", code="FILE_NOT_FOUND", details={"path": path}
+            )
+        return manifest
+
+    async def read_chunk(self, digest: str) -> bytes:
+        """A verified chunk: local, else from a holder (and then kept here again)."""
+        try:
+            return await anyio.to_thread.run_sync(self.chunks.get, digest)
+        except ChunkCorrupt:
+            self.corrupt.inc()
+            log.warning("local chunk %s is corrupt; fetching a replica", digest[:12])
+        except ChunkMissing:
+            pass
+        data = await self.replicator.fetch(digest, await self.store.holders(digest))
+        if data is None:
+            raise ServiceUnavailable(
+                "no online node holds an intact copy of this file's data",
+                code="DATA_UNAVAILABLE",
+                details={"chunk": digest},
+            )
+        if self.replicator.me in await self.store.holders(digest):
+            await anyio.to_thread.run_sync(self.chunks.repair, digest, data)
+            self.repaired.inc()
+            self.ctx.bus.publish("storage.repaired", {"chunk": digest})
+        return data
+
+    async def read(self, manifest: Manifest, start: int, end: int) -> AsyncIterator[bytes]:
+        """Bytes start..end (inclusive) of the file, every chunk verified before it is sent."""
+        first, last = start // manifest.chunk_size, end // manifest.chunk_size
+        for index in range(first, last + 1):
+            data = await self.read_chunk(manifest.chunks[index])
+            offset = index * manifest.chunk_size
+            yield data[max(0, start - offset) : end - offset + 1]
+
+    async def delete(self, raw_path: str) -> dict[str, Any]:
+        manifest = await self.manifest(raw_path)
+        tombstone = Manifest(
+            path=manifest.path,
+            modified=max(self.ctx.clock(), manifest.modified + 1e-6),
+            writer=self.replicator.me,
+            deleted=True,
+            size=0,
+            sha256="",
+            chunk_size=manifest.chunk_size,
+            chunks=(),
+        )
+        await self.store.save_if_newer(tombstone)
+        await self.replicator.announce([tombstone], [])
+        self.ctx.bus.publish("storage.deleted", {"path": manifest.path})
+        return {"path": manifest.path, "deleted": True}
+
+    async def listing(self, raw_prefix: str) -> list[dict[str, Any]]:
+        try:
+            prefix = normalize_prefix(raw_prefix)
+        except InvalidPath as exc:
+            raise BadRequest(f"invalid prefix: {exc}", code="INVALID_PATH") from None
+        return [await self.describe(m) for m in await self.store.listing(prefix)]
+
+    async def describe(self, manifest: Manifest) -> dict[str, Any]:
+        holders = await self.store.holders_of(manifest.chunks)
+        online = {m.node_id for m in self.replicator.online_members()}
+        want = self.replicas
+        live = [len(nodes & online) for nodes in holders.values()]
+        health = (
+            HEALTHY
+            if all(n >= want for n in live)
+            else DEGRADED
+            if all(n >= 1 for n in live)
+            else UNAVAILABLE
+        )
+        return {
+            "path": manifest.path,
+            "size": manifest.size,
+            "sha256": manifest.sha256,
+            "modified": manifest.modified,
+            "writer": manifest.writer,
+            "chunks": len(manifest.chunks),
+            "nodes": sorted({n for nodes in holders.values() for n in nodes}),
+            "health": health,
+        }
+
+    def refresh_capacity(self) -> None:
+        """What this node can still take, for placement on every member (via heartbeats)."""
+        quota = self.ctx.settings.storage_quota
+        disk_free = shutil.disk_usage(self.ctx.settings.home).free
+        room = disk_free if not quota else min(disk_free, quota - self.chunks.used_bytes)
+        self.ctx.capabilities["storage_free"] = max(0, int(room))
+        self.ctx.capabilities["storage_used"] = self.chunks.used_bytes

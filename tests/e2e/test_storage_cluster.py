@@ -1,0 +1,146 @@
+"""Shared storage across three real agents: replication, failures, corruption, eviction."""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.harness import AgentProcess, agent_processes, call, form_cluster, wait_until
+
+CHUNK = 4 * 1024 * 1024
+
+
+@pytest.fixture
+def storage_trio(tmp_path: Path) -> Iterator[list[AgentProcess]]:
+    homes = [tmp_path / f"node{i}" for i in range(3)]
+    with agent_processes(homes, "--storage-scrub-interval", "1") as agents:
+        form_cluster(agents)
+        yield agents
+
+
+def upload(agent: AgentProcess, path: str, data: bytes) -> dict[str, Any]:
+    response = call(agent, "POST", f"/api/storage/upload?path={path}", content=data)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def listing(agent: AgentProcess) -> dict[str, dict[str, Any]]:
+    return {f["path"]: f for f in call(agent, "GET", "/api/storage").json()["files"]}
+
+
+def agent_of(agents: list[AgentProcess], node_id: str) -> AgentProcess:
+    return next(a for a in agents if a.info["node_id"] == node_id)
+
+
+def data(size: int, seed: int) -> bytes:
+    block = hashlib.sha256(str(seed).encode()).digest() * 2048
+    return (block * (size // len(block) + 1))[:size]
+
+
+def test_file_is_replicated_and_readable_everywhere(storage_trio: list[AgentProcess]) -> None:
+    content = data(2 * CHUNK + 10, 1)
+    stored = upload(storage_trio[0], "shared/a.bin", content)
+    assert len(stored["nodes"]) == 2
+    assert storage_trio[0].info["node_id"] in stored["nodes"]
+    for agent in storage_trio:
+        wait_until(lambda a=agent: "shared/a.bin" in listing(a), 10, "the manifest everywhere")
+        assert call(agent, "GET", "/api/storage/shared/a.bin").content == content
+    entry = listing(storage_trio[2])["shared/a.bin"]
+    assert entry["health"] == "healthy"
+    assert sorted(entry["nodes"]) == sorted(stored["nodes"])
+
+
+def test_file_survives_the_loss_of_a_holder(storage_trio: list[AgentProcess]) -> None:
+    content = data(CHUNK + 1, 2)
+    stored = upload(storage_trio[0], "keep.bin", content)
+    other = next(n for n in stored["nodes"] if n != storage_trio[0].info["node_id"])
+    reader = next(a for a in storage_trio if a.info["node_id"] not in stored["nodes"])
+    wait_until(lambda: "keep.bin" in listing(reader), 10, "the manifest on the reader")
+    victim = agent_of(storage_trio, other)
+    victim.process.send_signal(signal.SIGKILL)
+    victim.process.wait(10)
+    assert call(reader, "GET", "/api/storage/keep.bin").content == content
+    wait_until(
+        lambda: listing(reader)["keep.bin"]["health"] == "degraded",
+        15,
+        "the file to show as degraded",
+    )
+
+
+def test_corrupt_chunk_is_detected_and_healed(storage_trio: list[AgentProcess]) -> None:
+    content = data(CHUNK, 3)
+    stored = upload(storage_trio[0], "fragile.bin", content)
+    digest = hashlib.sha256(content).hexdigest()
+    holder = agent_of(storage_trio, next(iter(stored["nodes"])))
+    chunk = holder.home / "storage" / "chunks" / digest[:2] / digest
+    damaged = bytearray(chunk.read_bytes())
+    damaged[100] ^= 0xFF
+    chunk.write_bytes(bytes(damaged))
+    wait_until(
+        lambda: hashlib.sha256(chunk.read_bytes()).hexdigest() == digest,
+        20,
+        "the scrub to restore the chunk from its replica",
+    )
+    assert _metric(holder, "openfabric_storage_chunks_repaired") >= 1
+    assert _metric(holder, "openfabric_storage_chunks_corrupt") >= 1
+    assert call(holder, "GET", "/api/storage/fragile.bin").content == content
+
+
+def _metric(agent: AgentProcess, name: str) -> float:
+    for family in call(agent, "GET", "/api/metrics").json()["metrics"]:
+        if family["name"] == name:
+            return sum(s["value"] for s in family["samples"] if s["name"].endswith("_total"))
+    return 0.0
+
+
+def test_eviction_re_replicates(storage_trio: list[AgentProcess]) -> None:
+    content = data(CHUNK + 5, 4)
+    stored = upload(storage_trio[0], "moved.bin", content)
+    first = storage_trio[0].info["node_id"]
+    other = next(n for n in stored["nodes"] if n != first)
+    spare = next(a for a in storage_trio if a.info["node_id"] not in stored["nodes"])
+    assert call(storage_trio[0], "DELETE", f"/api/nodes/{other}").status_code == 200
+
+    def healed() -> bool:
+        entry = listing(storage_trio[0]).get("moved.bin")
+        return (
+            bool(entry)
+            and sorted(entry["nodes"]) == sorted([first, spare.info["node_id"]])
+            and entry["health"] == "healthy"
+        )
+
+    wait_until(healed, 20, "the evicted holder's chunks to be copied to the spare node")
+    assert call(spare, "GET", "/api/storage/moved.bin").content == content
+
+
+def test_delete_reaches_every_member(storage_trio: list[AgentProcess]) -> None:
+    upload(storage_trio[1], "temp.txt", b"short-lived")
+    for agent in storage_trio:
+        wait_until(lambda a=agent: "temp.txt" in listing(a), 10, "the file everywhere")
+    assert call(storage_trio[2], "DELETE", "/api/storage/temp.txt").status_code == 200
+    for agent in storage_trio:
+        wait_until(lambda a=agent: "temp.txt" not in listing(a), 10, "the delete everywhere")
+        assert call(agent, "GET", "/api/storage/temp.txt").status_code == 404
+
+
+def test_last_writer_wins(storage_trio: list[AgentProcess]) -> None:
+    upload(storage_trio[0], "race.txt", b"first")
+    wait_until(lambda: "race.txt" in listing(storage_trio[1]), 10, "the first version")
+    response = call(
+        storage_trio[1],
+        "POST",
+        "/api/storage/upload?path=race.txt&overwrite=true",
+        content=b"second",
+    )
+    assert response.status_code == 201
+    for agent in storage_trio:
+        wait_until(
+            lambda a=agent: call(a, "GET", "/api/storage/race.txt").content == b"second",
+            10,
+            "the newest version everywhere",
+        )

@@ -6,6 +6,8 @@
   node acts. Holders that left or were evicted stop counting at once.
 - Scrub (every `storage_scrub_interval`): every local chunk is re-hashed; a corrupt one is
   replaced from a replica.
+- Events: `storage.degraded` when a file has fewer online copies than wanted, `storage.healthy`
+  when it has them again, `storage.replicated` for each copy made.
 - Garbage collection: local chunks no live file references, older than GC_AFTER_S (so chunks
   of an upload still in progress are kept), are deleted.
 """
@@ -44,6 +46,7 @@ class Healer:
         self._scrubbed_at = time.monotonic()
         self._gc_at = 0.0
         self._synced_at = 0.0
+        self._degraded: set[str] = set()
 
     def counts(self, node_id: str) -> bool:
         member = self.membership.members.get(node_id)
@@ -86,8 +89,15 @@ class Healer:
     async def heal(self) -> None:
         me = self.replicator.me
         want = self.service.replicas
+        degraded: set[str] = set()
         for manifest in await self.store.all(include_deleted=False):
             holders = await self.store.holders_of(manifest.chunks)
+            online_counts = [
+                sum(1 for n in nodes if self.membership.state_of(n) == ONLINE)
+                for nodes in holders.values()
+            ]
+            if any(count < want for count in online_counts):
+                degraded.add(manifest.path)
             for digest, nodes in holders.items():
                 counting = {n for n in nodes if self.counts(n)}
                 online = sorted(n for n in counting if self.membership.state_of(n) == ONLINE)
@@ -104,6 +114,11 @@ class Healer:
                             "storage.replicated",
                             {"chunk": digest, "node_id": target, "path": manifest.path},
                         )
+        for path in degraded - self._degraded:
+            self.ctx.bus.publish("storage.degraded", {"path": path})
+        for path in self._degraded - degraded:
+            self.ctx.bus.publish("storage.healthy", {"path": path})
+        self._degraded = degraded
 
     async def scrub(self) -> None:
         chunks = self.service.chunks

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.harness import AgentProcess, agent_processes, call, form_cluster, wait_until
@@ -144,3 +146,79 @@ def test_last_writer_wins(storage_trio: list[AgentProcess]) -> None:
             10,
             "the newest version everywhere",
         )
+
+
+def test_holder_offline_past_the_limit_is_replaced(tmp_path: Path) -> None:
+    homes = [tmp_path / f"n{i}" for i in range(3)]
+    with agent_processes(homes, "--storage-heal-after", "2") as agents:
+        form_cluster(agents)
+        content = data(CHUNK, 5)
+        stored = upload(agents[0], "durable.bin", content)
+        first = agents[0].info["node_id"]
+        other = next(n for n in stored["nodes"] if n != first)
+        spare = next(a for a in agents if a.info["node_id"] not in stored["nodes"])
+        events = _replay(agents[0], "storage")
+        victim = agent_of(agents, other)
+        victim.process.send_signal(signal.SIGKILL)
+        victim.process.wait(10)
+        wait_until(
+            lambda: spare.info["node_id"] in listing(agents[0])["durable.bin"]["nodes"],
+            30,
+            "a copy on the spare node once the holder stayed offline",
+        )
+        assert call(spare, "GET", "/api/storage/durable.bin").content == content
+        topics = [t for t, _ in _replay(agents[0], "storage")]
+        assert "storage.degraded" in topics
+        assert "storage.replicated" in topics
+        assert "storage.uploaded" in [t for t, _ in events]
+
+
+def _replay(agent: AgentProcess, prefix: str) -> list[tuple[str, dict]]:
+    found: list[tuple[str, dict]] = []
+    with httpx.stream(
+        "GET",
+        agent.url + "/api/events",
+        headers=agent.headers(),
+        params={"topics": prefix, "last_event_id": "0"},
+        timeout=10,
+    ) as response:
+        topic = None
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                topic = line[7:]
+            elif line.startswith("data: ") and topic:
+                if topic == "stream.replayed":
+                    break
+                found.append((topic, json.loads(line[6:])))
+    return found
+
+
+def test_quota_sends_chunks_elsewhere(tmp_path: Path) -> None:
+    homes = [tmp_path / "small", tmp_path / "big1", tmp_path / "big2"]
+    with (
+        agent_processes(homes[:1], "--storage-quota", "1000") as small,
+        agent_processes(homes[1:]) as big,
+    ):
+        agents = [*small, *big]
+        form_cluster(agents)
+        wait_until(
+            lambda: all(
+                "storage_free"
+                in call(agents[0], "GET", f"/api/nodes/{a.info['node_id']}").json()["capabilities"]
+                for a in agents
+            ),
+            15,
+            "storage capacity from every node",
+        )
+        stored = upload(agents[0], "roomy.bin", data(CHUNK, 6))
+        assert agents[0].info["node_id"] not in stored["nodes"]
+        assert len(stored["nodes"]) == 2
+        assert call(agents[0], "GET", "/api/storage/roomy.bin").content == data(CHUNK, 6)
+
+
+def test_lone_node_over_quota_refuses_with_507(tmp_path: Path) -> None:
+    with agent_processes([tmp_path / "tiny"], "--storage-quota", "1000") as (agent,):
+        response = call(agent, "POST", "/api/storage/upload?path=x.bin", content=b"x" * 5000)
+        assert response.status_code == 507
+        assert response.json()["error_code"] == "INSUFFICIENT_STORAGE"
+        assert call(agent, "GET", "/api/storage").json()["count"] == 0

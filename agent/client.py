@@ -28,6 +28,7 @@ from agent.client_models import (
     ApiError,
     Breaker,
     ClientError,
+    DeleteResult,
     Discovered,
     DiscoveredAgent,
     DispatchLatency,
@@ -47,6 +48,8 @@ from agent.client_models import (
     SchedulerStats,
     SSEParser,
     Status,
+    StorageListing,
+    StoredFile,
     StreamEvent,
     Task,
     TaskDetail,
@@ -54,15 +57,16 @@ from agent.client_models import (
     TaskState,
     parse_sse,
 )
+from agent.client_storage import Download, StorageDownload, StorageMixin
 
 # fmt: off
 __all__ = [
     "DEFAULT_TIMEOUT", "DEFAULT_URL", "AgentClient", "AgentUnavailable", "ApiError", "Breaker",
-    "ClientError", "Discovered", "DiscoveredAgent", "DispatchLatency", "EvictResult", "Health",
-    "HealthCheck", "Issuer", "JoinResult", "JoinToken", "LeaveResult", "LogEvent",
-    "MetricFamily", "MetricSample", "Node", "NodeResources", "SSEParser", "SchedulerNode",
-    "SchedulerStats", "Status", "StreamEvent", "Task", "TaskDetail", "TaskPage", "TaskState",
-    "discover", "parse_sse",
+    "ClientError", "DeleteResult", "Discovered", "DiscoveredAgent", "DispatchLatency", "Download",
+    "EvictResult", "Health", "HealthCheck", "Issuer", "JoinResult", "JoinToken", "LeaveResult",
+    "LogEvent", "MetricFamily", "MetricSample", "Node", "NodeResources", "SSEParser",
+    "SchedulerNode", "SchedulerStats", "Status", "StorageDownload", "StorageListing", "StoredFile",
+    "StreamEvent", "Task", "TaskDetail", "TaskPage", "TaskState", "discover", "parse_sse",
 ]
 # fmt: on
 
@@ -114,8 +118,8 @@ def _read_token(home: Path) -> str | None:
     return token or None
 
 
-class AgentClient:
-    """Async client of one agent's local API (`/api/...`).
+class AgentClient(StorageMixin):
+    """Async client of one agent's local API (`/api/...`); storage calls in `client_storage`.
 
     Use as `async with AgentClient(url, token) as client:`. Methods return the agent's JSON
     bodies; failures raise `AgentUnavailable` or `ApiError`. `transport` is for tests.

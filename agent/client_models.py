@@ -280,6 +280,33 @@ class SchedulerStats(TypedDict):
     totals: dict[str, int]  # outcome -> tasks
 
 
+StorageHealth = Literal["healthy", "degraded", "unavailable"]
+
+
+class StoredFile(TypedDict):
+    """A file in the shared storage; `nodes` hold its chunks, `health` says whether each chunk
+    has all its replicas online (healthy), at least one (degraded) or none (unavailable)."""
+
+    path: str  # canonical: relative, '/'-separated, NFC
+    size: int
+    sha256: str
+    modified: float
+    writer: str  # the node that stored this version
+    chunks: int
+    nodes: list[str]
+    health: StorageHealth
+
+
+class StorageListing(TypedDict):
+    files: list[StoredFile]
+    count: int
+
+
+class DeleteResult(TypedDict):
+    path: str
+    deleted: bool
+
+
 @dataclass(frozen=True)
 class LogEvent:
     """One event of a task's output stream.

@@ -12,6 +12,7 @@ from cli.commands.ops import health, metrics
 from cli.commands.scheduler import scheduler
 from cli.commands.serve import serve
 from cli.commands.status import status
+from cli.commands.storage import storage
 from cli.commands.tasks import tasks
 from cli.commands.version import version
 
@@ -25,6 +26,7 @@ def register(group: click.Group) -> None:
         join,
         tasks,
         scheduler,
+        storage,
         health,
         metrics,
         events,

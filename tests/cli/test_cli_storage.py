@@ -1,0 +1,560 @@
+"""`storage ls|put|get|rm` against one real agent, and the SDK's storage calls without one.
+
+The agent is shared by the module: every test stores under a path of its own, so the
+others' files never matter. Transfers that break or are interrupted halfway are played by an
+httpx MockTransport, since a real agent does not fail on cue.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import json
+import os
+import re
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner, Result
+
+import cli.runtime as runtime
+from agent.client import AgentClient, ApiError, ClientError
+from agent.client_storage import storage_url
+from cli.main import cli
+from cli.progress import Progress, wanted
+from tests.cli.conftest import cli_env, invoke_agent, process_env, run_process
+from tests.harness import AgentProcess, agent_process, call
+
+pytestmark = pytest.mark.timeout(90)
+MIB = 1024 * 1024
+HEX64 = "[0-9a-f]{64}"
+
+
+@pytest.fixture(scope="module")
+def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
+    with agent_process(tmp_path_factory.mktemp("storage") / "agent-home") as started:
+        yield started
+
+
+def run_cli(agent: AgentProcess, *args: str) -> Any:
+    """The installed `openfabric` as a real process, pointed at the agent with --url."""
+    return run_process(["--url", agent.url, *args], process_env(agent.home, agent.token))
+
+
+def invoke_input(agent: AgentProcess, data: bytes, *args: str) -> Result:
+    return CliRunner().invoke(
+        cli,
+        ["--url", agent.url, *args],
+        input=data,
+        env=cli_env(agent.home, agent.token),
+        catch_exceptions=False,
+    )
+
+
+def write(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def stored(agent: AgentProcess, prefix: str) -> dict[str, dict[str, Any]]:
+    response = call(agent, "GET", "/api/storage", params={"prefix": prefix})
+    assert response.status_code == 200, response.text
+    return {f["path"]: f for f in response.json()["files"]}
+
+
+def leftovers(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.name.endswith(".part"))
+
+
+# --- the whole life of a file (real processes for put and get) ----------------------------
+
+
+def test_put_ls_get_rm_round_trip(agent: AgentProcess, tmp_path: Path) -> None:
+    data = os.urandom(3 * MIB + 12345)  # several chunks, the last one partial
+    local = write(tmp_path / "up" / "data.bin", data)
+
+    put = run_cli(agent, "storage", "put", str(local), "trip/data.bin")
+    assert put.returncode == 0, put.stderr
+    assert put.stdout == f"stored trip/data.bin (3.0 MiB) sha256 {sha(data)}\n"
+    assert put.stderr == ""  # no meter: stderr is not a terminal
+
+    listing = json.loads(invoke_agent(agent, "storage", "ls", "trip", "--format", "json").stdout)
+    assert listing["count"] == 1
+    (file,) = listing["files"]
+    assert (file["path"], file["size"], file["sha256"]) == ("trip/data.bin", len(data), sha(data))
+    assert file["health"] == "healthy"
+    assert file["nodes"] == [agent.info["node_id"]]
+
+    table = invoke_agent(agent, "storage", "ls", "trip").stdout.splitlines()
+    assert table[0].split() == ["PATH", "SIZE", "HEALTH", "NODES", "MODIFIED"]
+    assert re.fullmatch(r"trip/data\.bin\s+3\.0 MiB\s+healthy\s+1\s+\d+s ago", table[1])
+
+    down = tmp_path / "down"
+    down.mkdir()
+    get = run_cli(agent, "storage", "get", "trip/data.bin", str(down / "copy.bin"))
+    assert get.returncode == 0, get.stderr
+    assert get.stdout == f"saved trip/data.bin to {down / 'copy.bin'} (3.0 MiB)\n"
+    assert (down / "copy.bin").read_bytes() == data
+    assert leftovers(down) == []
+
+    piped = invoke_agent(agent, "storage", "get", "trip/data.bin", "-")
+    assert piped.exit_code == 0, piped.stderr
+    assert piped.stdout_bytes == data
+
+    removed = invoke_agent(agent, "storage", "rm", "trip/data.bin")
+    assert (removed.exit_code, removed.stdout) == (0, "deleted trip/data.bin\n")
+    assert stored(agent, "trip") == {}
+
+    gone = invoke_agent(agent, "storage", "get", "trip/data.bin", str(down / "again.bin"))
+    assert gone.exit_code == 1
+    assert gone.stderr == "openfabric: no file trip/data.bin in storage (FILE_NOT_FOUND)\n"
+    assert sorted(p.name for p in down.iterdir()) == ["copy.bin"]
+
+    again = invoke_agent(agent, "storage", "rm", "trip/data.bin")
+    assert again.exit_code == 1
+    assert again.stderr.endswith("(FILE_NOT_FOUND)\n")
+
+
+def test_an_empty_file_round_trips(agent: AgentProcess, tmp_path: Path) -> None:
+    local = write(tmp_path / "empty", b"")
+    put = invoke_agent(agent, "storage", "put", str(local), "zero/empty", "-q")
+    assert put.exit_code == 0, put.stderr
+    assert put.stdout == f"{sha(b'')}  zero/empty\n"
+    assert stored(agent, "zero")["zero/empty"]["size"] == 0
+
+    got = invoke_agent(agent, "storage", "get", "zero/empty", str(tmp_path / "out"))
+    assert got.exit_code == 0, got.stderr
+    assert (tmp_path / "out").read_bytes() == b""
+    assert got.stdout == f"saved zero/empty to {tmp_path / 'out'} (0 B)\n"
+    assert invoke_agent(agent, "storage", "get", "zero/empty", "-").stdout_bytes == b""
+
+
+def test_names_default_to_the_basename(
+    agent: AgentProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = os.urandom(1000)
+    local = write(tmp_path / "src" / "naïve report.txt", data)
+    put = invoke_agent(agent, "storage", "put", str(local), "--format", "json")
+    assert put.exit_code == 0, put.stderr
+    assert json.loads(put.stdout)["path"] == "naïve report.txt"
+
+    assert invoke_agent(agent, "storage", "put", str(local), "deep/er/ü é.txt").exit_code == 0
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    got = invoke_agent(agent, "storage", "get", "deep/er/ü é.txt", "--format", "json")
+    assert got.exit_code == 0, got.stderr
+    assert (work / "ü é.txt").read_bytes() == data
+    doc = json.loads(got.stdout)
+    assert doc == {"path": "deep/er/ü é.txt", "local": "ü é.txt", "size": 1000, "sha256": sha(data)}
+
+    into = tmp_path / "into"
+    into.mkdir()
+    assert invoke_agent(agent, "storage", "get", "naïve report.txt", str(into)).exit_code == 0
+    assert (into / "naïve report.txt").read_bytes() == data
+    for path in ("naïve report.txt", "deep/er/ü é.txt"):
+        assert invoke_agent(agent, "storage", "rm", path, "-q").exit_code == 0
+
+
+def test_put_from_stdin_needs_a_path(agent: AgentProcess) -> None:
+    data = os.urandom(MIB + 1)
+    put = invoke_input(agent, data, "storage", "put", "-", "stdin/blob", "--format", "yaml")
+    assert put.exit_code == 0, put.stderr
+    assert f"sha256: {sha(data)}" in put.stdout
+    assert stored(agent, "stdin")["stdin/blob"]["size"] == len(data)
+
+    nameless = invoke_input(agent, b"x", "storage", "put", "-")
+    assert nameless.exit_code == 2
+    assert "say where to store stdin" in nameless.stderr
+
+
+# --- refusals ----------------------------------------------------------------------------
+
+
+def test_put_over_an_existing_file_needs_overwrite(agent: AgentProcess, tmp_path: Path) -> None:
+    first, second = os.urandom(2 * MIB), os.urandom(3000)
+    assert (
+        invoke_agent(agent, "storage", "put", str(write(tmp_path / "a", first)), "ow/f").exit_code
+        == 0
+    )
+
+    local = write(tmp_path / "b", second)
+    refused = run_cli(agent, "storage", "put", str(local), "ow/f")
+    assert refused.returncode == 1
+    assert refused.stdout == ""
+    assert refused.stderr == (
+        "openfabric: ow/f already exists; replace it with --overwrite (FILE_EXISTS)\n"
+    )
+    assert stored(agent, "ow")["ow/f"]["sha256"] == sha(first)
+    spelled = invoke_agent(agent, "storage", "put", str(local), "ow//f")
+    assert spelled.stderr.endswith("(FILE_EXISTS)\n")
+
+    replaced = invoke_agent(agent, "storage", "put", str(local), "ow/f", "--overwrite")
+    assert replaced.exit_code == 0, replaced.stderr
+    assert stored(agent, "ow")["ow/f"]["sha256"] == sha(second)
+    assert invoke_agent(agent, "storage", "get", "ow/f", "-").stdout_bytes == second
+
+
+@pytest.mark.parametrize("path", ["../x", "a/../x", "./x", "/abs", "back\\slash"])
+def test_invalid_paths_are_refused(agent: AgentProcess, tmp_path: Path, path: str) -> None:
+    local = write(tmp_path / "f", b"data")
+    put = invoke_agent(agent, "storage", "put", str(local), path)
+    assert put.exit_code == 1
+    assert re.fullmatch(r"openfabric: invalid storage path: .+ \(INVALID_PATH\)\n", put.stderr)
+
+    out = tmp_path / "out"
+    out.mkdir()
+    get = invoke_agent(agent, "storage", "get", path, str(out / "x"))
+    assert get.exit_code == 1
+    assert get.stderr.endswith("(INVALID_PATH)\n")
+    assert list(out.iterdir()) == []
+
+
+def test_get_does_not_replace_a_local_file_without_force(
+    agent: AgentProcess, tmp_path: Path
+) -> None:
+    data = os.urandom(5000)
+    assert (
+        invoke_agent(agent, "storage", "put", str(write(tmp_path / "s", data)), "keep/f").exit_code
+        == 0
+    )
+    existing = write(tmp_path / "existing", b"precious")
+
+    refused = invoke_agent(agent, "storage", "get", "keep/f", str(existing))
+    assert refused.exit_code == 1
+    assert refused.stderr == f"openfabric: {existing} already exists (replace it with --force)\n"
+    assert existing.read_bytes() == b"precious"
+
+    forced = invoke_agent(agent, "storage", "get", "keep/f", str(existing), "--force")
+    assert forced.exit_code == 0, forced.stderr
+    assert existing.read_bytes() == data
+    assert leftovers(tmp_path) == []
+
+
+def test_a_missing_file_creates_nothing(agent: AgentProcess, tmp_path: Path) -> None:
+    get = run_cli(agent, "storage", "get", "no/such/file", str(tmp_path / "never"))
+    assert get.returncode == 1
+    assert get.stderr == "openfabric: no file no/such/file in storage (FILE_NOT_FOUND)\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ls_of_an_invalid_prefix(agent: AgentProcess) -> None:
+    result = invoke_agent(agent, "storage", "ls", "../up")
+    assert result.exit_code == 1
+    assert result.stderr.endswith("(INVALID_PATH)\n")
+
+
+# --- failures halfway (a mock agent) -----------------------------------------------------
+
+
+class BreakingStream(httpx.AsyncByteStream):
+    """Sends `head`, then fails with `error`, as a connection lost mid-transfer does."""
+
+    def __init__(self, head: bytes, error: BaseException) -> None:
+        self.head, self.error = head, error
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield self.head
+        raise self.error
+
+
+def mock_agent(monkeypatch: pytest.MonkeyPatch, handler: Callable[[httpx.Request], Any]) -> None:
+    """Every CLI command talks to `handler` instead of an agent."""
+    transport = httpx.MockTransport(handler)
+    monkeypatch.setattr(runtime, "AgentClient", functools.partial(AgentClient, transport=transport))
+
+
+def invoke_mock(tmp_path: Path, *args: str) -> Result:
+    return CliRunner().invoke(
+        cli, ["--url", "http://agent.test", *args], env=cli_env(tmp_path / "home", "t")
+    )
+
+
+def file_response(body: bytes | httpx.AsyncByteStream, size: int, digest: str) -> httpx.Response:
+    headers = {"Content-Length": str(size), "ETag": f'"{digest}"', "Accept-Ranges": "bytes"}
+    if isinstance(body, bytes):
+        return httpx.Response(200, headers=headers, content=body)
+    return httpx.Response(200, headers=headers, stream=body)
+
+
+@pytest.mark.parametrize(
+    ("error", "exit_code", "message"),
+    [
+        (httpx.RemoteProtocolError("peer closed"), 1, "broke off after 1000 of 4000 bytes"),
+        (KeyboardInterrupt(), 130, "the download of big was interrupted"),
+    ],
+    ids=["connection-lost", "ctrl-c"],
+)
+def test_a_broken_download_leaves_no_partial_file(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    error: BaseException,
+    exit_code: int,
+    message: str,
+) -> None:
+    mock_agent(
+        monkeypatch, lambda _: file_response(BreakingStream(b"x" * 1000, error), 4000, "0" * 64)
+    )
+    out = tmp_path / "out"
+    out.mkdir()
+    result = invoke_mock(tmp_path, "storage", "get", "big", str(out / "big"))
+    assert result.exit_code == exit_code
+    assert message in result.stderr
+    assert list(out.iterdir()) == []
+
+
+def test_a_download_with_the_wrong_checksum_is_not_kept(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    mock_agent(monkeypatch, lambda _: file_response(b"tampered", 8, sha(b"original")))
+    result = invoke_mock(tmp_path, "storage", "get", "f", str(tmp_path / "f"))
+    assert result.exit_code == 1
+    assert f"not f's {sha(b'original')}" in result.stderr
+    assert not (tmp_path / "f").exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_put_fails_when_the_agent_stored_other_bytes(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            return httpx.Response(200, json={"files": [], "count": 0})
+        request.read()
+        body = {"path": "f", "size": 3, "sha256": sha(b"xyz"), "modified": 1.0, "writer": "n"}
+        return httpx.Response(201, json={**body, "chunks": 1, "nodes": ["n"], "health": "healthy"})
+
+    mock_agent(monkeypatch, handler)
+    result = invoke_mock(tmp_path, "storage", "put", str(write(tmp_path / "f", b"abc")))
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert f"the 3 bytes sent have sha256 {sha(b'abc')}" in result.stderr
+
+
+def test_put_reports_a_file_that_appeared_after_the_check(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            return httpx.Response(200, json={"files": [], "count": 0})
+        body = {"success": False, "error": "f already exists", "error_code": "FILE_EXISTS"}
+        return httpx.Response(409, json=body)
+
+    mock_agent(monkeypatch, handler)
+    result = invoke_mock(tmp_path, "storage", "put", str(write(tmp_path / "f", b"abc")))
+    assert (result.exit_code, result.stderr) == (1, "openfabric: f already exists (FILE_EXISTS)\n")
+
+
+# --- the progress meter ------------------------------------------------------------------
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_meter_draws_only_on_a_terminal() -> None:
+    assert wanted(False, Terminal())
+    assert not wanted(True, Terminal())
+    assert not wanted(False, io.StringIO())
+
+    screen, now = Terminal(), [0.0]
+    meter = Progress("f.bin", 4 * MIB, enabled=True, stream=screen, clock=lambda: now[0])
+    now[0] = 1.0
+    meter.update(MIB)
+    meter.update(MIB)  # within the redraw interval: not drawn
+    now[0] = 2.0
+    meter.update(2 * MIB)
+    meter.close()
+    meter.close()
+    lines = screen.getvalue().split("\r")[1:]
+    assert lines[0] == "f.bin  1.0 MiB / 4.0 MiB   25%  1.0 MiB/s"
+    assert lines[1] == "f.bin  4.0 MiB / 4.0 MiB  100%  2.0 MiB/s"
+    assert lines[2] == "f.bin  4.0 MiB / 4.0 MiB  100%  2.0 MiB/s\n"
+
+    quiet = Terminal()
+    silent = Progress("f", None, enabled=False, stream=quiet)
+    silent.update(10)
+    silent.close()
+    assert (quiet.getvalue(), silent.done) == ("", 10)
+    unknown = Progress("f", None, enabled=True, clock=lambda: 0.0)
+    assert (unknown.line(0.0), unknown.line(2.0)) == ("f  0 B", "f  0 B  0 B/s")
+
+
+# --- the SDK (MockTransport) ---------------------------------------------------------------
+
+FILE = {
+    "path": "a b/ü.bin",
+    "size": 6,
+    "sha256": sha(b"abcdef"),
+    "modified": 1700000000.0,
+    "writer": "n1",
+    "chunks": 1,
+    "nodes": ["n1"],
+    "health": "healthy",
+}
+
+
+class Recorder:
+    """Answers every request with `answer(request)`, keeping the requests and their bodies."""
+
+    def __init__(self, answer: Callable[[httpx.Request], httpx.Response]) -> None:
+        self.answer = answer
+        self.requests: list[httpx.Request] = []
+        self.bodies: list[bytes] = []
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        self.bodies.append(await request.aread())
+        return self.answer(request)
+
+    def client(self) -> AgentClient:
+        return AgentClient("http://agent.test", "secret", transport=httpx.MockTransport(self))
+
+
+def refusal(status: int, code: str) -> Callable[[httpx.Request], httpx.Response]:
+    body = {"success": False, "error": "refused", "error_code": code, "details": {}}
+    return lambda _: httpx.Response(status, json=body)
+
+
+def test_storage_url_quotes_every_segment() -> None:
+    assert storage_url("a b/ü.bin") == "/api/storage/a%20b/%C3%BC.bin"
+    assert storage_url("x/../y/./z") == "/api/storage/x/%2E%2E/y/%2E/z"
+    assert storage_url("q?#%") == "/api/storage/q%3F%23%25"
+    with pytest.raises(ClientError, match="empty"):
+        storage_url("")
+
+
+async def test_list_sends_the_prefix() -> None:
+    recorder = Recorder(lambda _: httpx.Response(200, json={"files": [FILE], "count": 1}))
+    async with recorder.client() as client:
+        assert (await client.storage_list())["files"] == [FILE]
+        await client.storage_list("a b")
+    plain, prefixed = recorder.requests
+    assert (plain.url.path, dict(plain.url.params)) == ("/api/storage", {})
+    assert dict(prefixed.url.params) == {"prefix": "a b"}
+    assert plain.headers["authorization"] == "Bearer secret"
+
+
+async def test_upload_streams_a_raw_body() -> None:
+    recorder = Recorder(lambda _: httpx.Response(201, json=FILE))
+    pulled: list[int] = []
+
+    async def blocks() -> AsyncIterator[bytes]:
+        for index, block in enumerate((b"abc", b"def")):
+            pulled.append(index)
+            yield block
+
+    async with recorder.client() as client:
+        assert await client.storage_upload("a b/ü.bin", blocks(), size=6) == FILE
+        await client.storage_upload("c", blocks(), overwrite=True)
+        await client.storage_upload("d", b"whole")
+    sized, chunked, whole = recorder.requests
+    assert (sized.method, sized.url.path) == ("POST", "/api/storage/upload")
+    assert dict(sized.url.params) == {"path": "a b/ü.bin", "overwrite": "false"}
+    assert sized.headers["content-type"] == "application/octet-stream"
+    assert sized.headers["content-length"] == "6"
+    assert chunked.headers["transfer-encoding"] == "chunked"
+    assert "content-length" not in chunked.headers
+    assert chunked.url.params["overwrite"] == "true"
+    assert whole.headers["content-length"] == "5"
+    assert recorder.bodies == [b"abcdef", b"abcdef", b"whole"]
+    assert pulled == [0, 1, 0, 1]
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [(409, "FILE_EXISTS"), (400, "INVALID_PATH"), (507, "INSUFFICIENT_STORAGE")],
+)
+async def test_upload_refusals_are_api_errors(status: int, code: str) -> None:
+    async with Recorder(refusal(status, code)).client() as client:
+        with pytest.raises(ApiError) as caught:
+            await client.storage_upload("f", b"x")
+    assert (caught.value.status, caught.value.code) == (status, code)
+
+
+async def test_an_error_of_the_source_ends_the_upload() -> None:
+    async def failing() -> AsyncIterator[bytes]:
+        yield b"a"
+        raise ClientError("cannot read f")
+
+    async with Recorder(lambda _: httpx.Response(201, json=FILE)).client() as client:
+        with pytest.raises(ClientError, match="cannot read f"):
+            await client.storage_upload("f", failing())
+
+
+async def test_download_quotes_the_path_and_reports_size_and_sha() -> None:
+    recorder = Recorder(lambda _: file_response(b"abcdef", 6, FILE["sha256"]))
+    async with recorder.client() as client:
+        async with client.storage_download("a b/ü.bin") as download:
+            assert (download.size, download.sha256, download.offset) == (6, FILE["sha256"], 0)
+            assert b"".join([block async for block in download.chunks()]) == b"abcdef"
+            assert download.received == 6
+        direct = [block async for block in client.storage_download("ü/../x y")]
+    assert b"".join(direct) == b"abcdef"
+    first, second = recorder.requests
+    assert first.url.raw_path == b"/api/storage/a%20b/%C3%BC.bin"
+    assert "range" not in first.headers
+    assert second.url.raw_path == b"/api/storage/%C3%BC/%2E%2E/x%20y"
+
+
+async def test_download_from_an_offset() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        assert request.headers["range"] == "bytes=2-"
+        headers = {"Content-Range": "bytes 2-5/6", "Content-Length": "4", "ETag": '"abc"'}
+        return httpx.Response(206, headers=headers, content=b"cdef")
+
+    async with (
+        Recorder(answer).client() as client,
+        client.storage_download("f", offset=2) as download,
+    ):
+        assert (download.status, download.offset, download.size) == (206, 2, 6)
+        assert (download.length, download.sha256) == (4, "abc")
+        assert [block async for block in download.chunks()] == [b"cdef"]
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (404, "FILE_NOT_FOUND"),
+        (503, "DATA_UNAVAILABLE"),
+        (400, "INVALID_PATH"),
+        (416, "RANGE_NOT_SATISFIABLE"),
+    ],
+)
+async def test_download_refusals_arrive_on_opening(status: int, code: str) -> None:
+    async with Recorder(refusal(status, code)).client() as client:
+        with pytest.raises(ApiError) as caught:
+            async with client.storage_download("f"):
+                pytest.fail("opened")
+        with pytest.raises(ApiError):
+            [block async for block in client.storage_download("f")]
+    assert (caught.value.status, caught.value.code) == (status, code)
+
+
+async def test_a_download_that_breaks_off_is_a_client_error() -> None:
+    stream = BreakingStream(b"abc", httpx.ReadError("reset"))
+    recorder = Recorder(lambda _: file_response(stream, 6, "x"))
+    async with recorder.client() as client, client.storage_download("f") as download:
+        with pytest.raises(ClientError, match="broke off after 3 of 6 bytes: reset"):
+            [block async for block in download.chunks()]
+
+
+async def test_delete_quotes_the_path() -> None:
+    recorder = Recorder(lambda _: httpx.Response(200, json={"path": "a b", "deleted": True}))
+    async with recorder.client() as client:
+        assert await client.storage_delete("a b/é") == {"path": "a b", "deleted": True}
+    (request,) = recorder.requests
+    assert (request.method, request.url.raw_path) == ("DELETE", b"/api/storage/a%20b/%C3%A9")
+    async with Recorder(refusal(404, "FILE_NOT_FOUND")).client() as client:
+        with pytest.raises(ApiError, match="FILE_NOT_FOUND"):
+            await client.storage_delete("f")

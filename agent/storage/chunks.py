@@ -22,7 +22,7 @@ import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from agent.storage.blocks import CHUNK_SIZE, asplit, split
@@ -144,9 +144,26 @@ class ChunkStore:
     def put(self, digest: str, data: bytes) -> bool:
         """Store `data` under `digest`; True if newly stored, False if it was already here."""
         self._require_open()
-        final = self.path_of(digest)
+        validate_digest(digest)
         if sha256_hex(data) != digest:
             raise ChunkCorrupt(f"data does not hash to {digest}")
+        return self._store(digest, data, sync_dir=True)
+
+    def add(self, data: bytes, *, sync_dir: bool = True) -> tuple[str, bool]:
+        """Store `data` under its own digest, hashing it once; answers (digest, newly stored).
+
+        With `sync_dir=False` the new name is not yet durable: call `sync_dirs` before relying
+        on it (an upload does so once, before its manifest is saved, not once per chunk)."""
+        self._require_open()
+        digest = sha256_hex(data)
+        return digest, self._store(digest, data, sync_dir=sync_dir)
+
+    def sync_dirs(self, digests: Iterable[str]) -> None:
+        for shard in sorted({validate_digest(d)[:2] for d in digests}):
+            _fsync_dir(self._root / shard)
+
+    def _store(self, digest: str, data: bytes, *, sync_dir: bool) -> bool:
+        final = self.path_of(digest)
         if final.is_file():
             return False
         size = len(data)
@@ -170,7 +187,8 @@ class ChunkStore:
                 self._reserved -= size
             if tmp is not None:
                 tmp.unlink(missing_ok=True)
-        _fsync_dir(final.parent)
+        if sync_dir:
+            _fsync_dir(final.parent)
         return True
 
     def repair(self, digest: str, data: bytes) -> None:

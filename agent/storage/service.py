@@ -9,10 +9,11 @@ chunks that garbage collection removes.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import shutil
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import anyio.to_thread
@@ -74,13 +75,33 @@ class StorageService:
                 code="FILE_EXISTS",
                 details={"path": path},
             )
-        whole, size, digests, holders = hashlib.sha256(), 0, [], []
-        async for block in asplit(stream, CHUNK_SIZE):
-            digest = hashlib.sha256(block).hexdigest()
-            whole.update(block)
-            size += len(block)
-            digests.append(digest)
-            holders += [(digest, node) for node in await self._place(digest, block)]
+        whole, digests, holders, size = hashlib.sha256(), [], [], 0
+        # Two stages, so the network and the disk work at once: the request is read into the
+        # next chunk while the previous one is hashed, written here and copied to replicas.
+        send, receive = anyio.create_memory_object_stream[bytes](2)
+        failures: list[Exception] = []
+
+        async def read_request() -> None:
+            async with send:
+                async for block in asplit(stream, CHUNK_SIZE):
+                    await send.send(block)
+
+        async def store_chunks() -> None:
+            nonlocal size
+            async with receive:
+                async for block in receive:
+                    digest, stored = await self._place(block, whole)
+                    digests.append(digest)
+                    size += len(block)
+                    holders.extend((digest, node) for node in stored)
+
+        async with anyio.create_task_group() as tg:
+            for stage in (read_request, store_chunks):
+                tg.start_soon(_first_failure, stage, failures, tg.cancel_scope)
+        if failures:
+            raise failures[0]
+        mine = [d for d, node in holders if node == self.replicator.me]
+        await anyio.to_thread.run_sync(self.chunks.sync_dirs, mine)
         manifest = Manifest(
             path=path,
             modified=self.ctx.clock(),
@@ -100,23 +121,29 @@ class StorageService:
         )
         return await self.describe(manifest)
 
-    async def _place(self, digest: str, block: bytes) -> list[str]:
-        """Keep the chunk here and on the other chosen members; answers who stored it."""
-        stored: list[str] = []
-        try:
-            await anyio.to_thread.run_sync(self.chunks.put, digest, block)
-            stored.append(self.replicator.me)
-        except QuotaExceeded:
+    async def _place(self, block: bytes, whole: Any) -> tuple[str, list[str]]:
+        """Keep the chunk here and on the other chosen members; answers its digest and who
+        stored it. Hashing and the local write run in a worker thread, beside the copies."""
+
+        def hash_and_keep() -> tuple[str, bool]:
+            whole.update(block)
+            try:
+                return self.chunks.add(block, sync_dir=False)[0], True
+            except QuotaExceeded:
+                return hashlib.sha256(block).hexdigest(), False
+
+        digest, kept = await anyio.to_thread.run_sync(hash_and_keep)
+        stored = [self.replicator.me] if kept else []
+        if not kept:
             log.info("storage quota reached here; chunk %s goes elsewhere", digest[:12])
         others = self.replicator.targets(
             self.replicas - len(stored), exclude={self.replicator.me}, size=len(block)
         )
-        for node_id in others:
-            if await self.replicator.push(node_id, digest, block):
-                stored.append(node_id)
+        results = await asyncio.gather(*(self.replicator.push(n, digest, block) for n in others))
+        stored += [node for node, ok in zip(others, results, strict=True) if ok]
         if not stored:
             raise InsufficientStorage("no node has room for this file", details={"chunk": digest})
-        return stored
+        return digest, stored
 
     async def manifest(self, raw_path: str) -> Manifest:
         path = checked_path(raw_path)
@@ -211,3 +238,15 @@ class StorageService:
         room = disk_free if not quota else min(disk_free, quota - self.chunks.used_bytes)
         self.ctx.capabilities["storage_free"] = max(0, int(room))
         self.ctx.capabilities["storage_used"] = self.chunks.used_bytes
+
+
+async def _first_failure(
+    stage: Callable[[], Awaitable[None]], failures: list[Exception], scope: anyio.CancelScope
+) -> None:
+    """Run one pipeline stage; the first failure stops the other stage and is re-raised by
+    the caller as itself (not wrapped in an exception group)."""
+    try:
+        await stage()
+    except Exception as exc:
+        failures.append(exc)
+        scope.cancel()

@@ -1,0 +1,1 @@
+"""Local LLM support: planning how models are placed on cluster nodes."""

@@ -1,0 +1,1 @@
+"""Test doubles that speak real third-party protocols (e.g. a fake Ollama server)."""

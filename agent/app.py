@@ -30,6 +30,7 @@ from agent.core.security import LocalSecurity, load_or_create_token
 from agent.core.subsystem import Context, ServesPeers, Subsystem
 from agent.dashboard import routes as dashboard_routes
 from agent.discovery import create as create_discovery
+from agent.llm import create as create_llm
 from agent.ops import create as create_ops
 from agent.peer.identity import load_or_create_identity
 from agent.peer.listener import create_peer_app
@@ -67,8 +68,9 @@ def build_subsystems(ctx: Context) -> tuple[list[Subsystem], ClusterSubsystem]:
     cluster.membership.on_cluster_change = discovery.service.refresh_advert
     tasks = create_tasks(ctx, cluster, telemetry.service)
     storage = create_storage(ctx, cluster)
+    llm = create_llm(ctx, cluster, telemetry.service)
     ops = create_ops(ctx, telemetry.service)
-    return [telemetry, cluster, discovery, tasks, storage, ops], cluster
+    return [telemetry, cluster, discovery, tasks, storage, llm, ops], cluster
 
 
 def create_app(settings: Settings, dashboard_dir: Path | None = None) -> Starlette:

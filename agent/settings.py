@@ -79,6 +79,7 @@ class Settings:
     max_tasks: int = setting(
         0, "Tasks this node runs at once (0: one per CPU core).", minimum=0, maximum=10_000
     )
+    ollama_url: str = setting("http://127.0.0.1:11434", "URL of this node's Ollama service.")
     storage_replicas: int = setting(
         2,
         "Nodes that keep each stored chunk (capped by the online members).",

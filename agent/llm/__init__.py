@@ -9,8 +9,13 @@ from starlette.routing import BaseRoute
 from agent.cluster import ClusterSubsystem
 from agent.core.subsystem import Context
 from agent.llm.backend import OllamaBackend
+from agent.llm.chat import ChatRouter
+from agent.llm.chat_routes import build_chat_routes
+from agent.llm.openai_routes import build_openai_routes
+from agent.llm.peer_routes import build_peer_routes
 from agent.llm.routes import build_routes
 from agent.llm.service import LlmService
+from agent.llm.store import ChatStore
 
 
 class LlmSubsystem:
@@ -20,11 +25,21 @@ class LlmSubsystem:
         self.ctx = ctx
         self.backend = OllamaBackend(ctx.settings.ollama_url)
         self.service = LlmService(ctx, self.backend, cluster.membership, telemetry)
+        self.store = ChatStore(ctx.db)
+        self.router = ChatRouter(ctx, self.service, self.backend, cluster.membership, cluster.peers)
 
     def routes(self) -> list[BaseRoute]:
-        return build_routes(self.service)
+        return [
+            *build_routes(self.service),
+            *build_chat_routes(self.router, self.store),
+            *build_openai_routes(self.router, self.service),
+        ]
+
+    def peer_routes(self) -> list[BaseRoute]:
+        return build_peer_routes(self.backend)
 
     async def start(self) -> None:
+        await self.store.migrate()
         self.ctx.spawn("llm.monitor", self.service.monitor)
 
     async def stop(self) -> None:

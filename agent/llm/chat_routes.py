@@ -1,0 +1,301 @@
+"""Chat, chat sessions and inference sessions over HTTP.
+
+`POST /api/llm/chat` answers with an SSE stream: `start` {session_id, node_id, inference_id},
+`token` {content} for each piece, then `done` {stats...} (or `error`). With `stream: false` it
+answers one JSON object. The answer is stored in the session as it ends, also when the client
+goes away mid-answer (what was generated is kept, marked partial).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+import anyio
+from pydantic import Field
+from sse_starlette import ServerSentEvent
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from agent.core.errors import BadRequest, NotFound
+from agent.core.http import StrictModel, api_route, json_response, read_json
+from agent.core.sse import sse_response
+from agent.llm.chat import ChatRouter, Event, Inference
+from agent.llm.store import ChatStore
+
+TAG = "llm"
+
+
+class ChatMessage(StrictModel):
+    role: Literal["system", "user", "assistant", "tool"]
+    content: Annotated[str, Field(max_length=1_000_000)]
+
+
+class ChatBody(StrictModel):
+    model: Annotated[str, Field(min_length=1, max_length=300)]
+    messages: Annotated[list[ChatMessage], Field(max_length=10_000)] | None = None
+    session_id: str | None = None
+    message: Annotated[str, Field(max_length=1_000_000)] | None = None
+    options: dict[str, Any] = {}
+    stream: bool = True
+    use_brain: bool = False
+    use_memory: bool = False
+    mcp_servers: list[str] | None = None
+
+
+class NewSession(StrictModel):
+    title: Annotated[str, Field(min_length=1, max_length=200)] = "New chat"
+    model: Annotated[str, Field(max_length=300)] | None = None
+
+
+class Rename(StrictModel):
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def _unavailable_features(body: ChatBody) -> list[str]:
+    wanted = {
+        "use_brain": body.use_brain,
+        "use_memory": body.use_memory,
+        "mcp_servers": bool(body.mcp_servers),
+    }
+    return [name for name, on in wanted.items() if on]
+
+
+async def _conversation(store: ChatStore, body: ChatBody) -> list[dict[str, Any]]:
+    if body.session_id is not None:
+        if await store.session(body.session_id) is None:
+            raise NotFound(f"no chat session {body.session_id!r}", code="SESSION_NOT_FOUND")
+        if body.message is None or body.messages is not None:
+            raise BadRequest(
+                "with session_id, send the new `message` (the session keeps the history)"
+            )
+        history = [
+            {"role": m["role"], "content": m["content"]}
+            for m in await store.messages(body.session_id)
+        ]
+        await store.append(body.session_id, "user", body.message, time.time(), model=body.model)
+        return [*history, {"role": "user", "content": body.message}]
+    if not body.messages or body.message is not None:
+        raise BadRequest("send `messages`, or `session_id` with `message`")
+    return [m.model_dump() for m in body.messages]
+
+
+def build_chat_routes(router: ChatRouter, store: ChatStore) -> list[BaseRoute]:
+    async def answer(
+        record: Inference,
+        events: AsyncIterator[Event],
+        session_id: str | None,
+    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """Relay the generation, and store what was said however it ends."""
+        text, done, state = [], None, "cancelled"
+        try:
+            async for event in events:
+                if event["type"] == "token":
+                    router.inferences.token(record)
+                    text.append(event["content"])
+                    yield "token", {"content": event["content"]}
+                elif event["type"] == "done":
+                    done, state = event, "done"
+                    router.inferences.finish(record, "done", done)
+                elif event["type"] == "error":
+                    state = "failed"
+                    yield (
+                        "error",
+                        {"error": event.get("error"), "error_code": "LLM_GENERATION_FAILED"},
+                    )
+                    return
+            stats = _stats(record, done)
+            yield "done", {**stats, "session_id": session_id, "content": "".join(text)}
+        finally:
+            if record.state == "running":
+                router.inferences.finish(record, state, done)
+            if session_id is not None and text:
+                # Shielded: a client that went away cancels this stream, but what was
+                # generated is kept.
+                with anyio.CancelScope(shield=True):
+                    await store.append(
+                        session_id,
+                        "assistant",
+                        "".join(text),
+                        time.time(),
+                        stats=_stats(record, done) | {"partial": state != "done"},
+                    )
+
+    async def chat(request: Request) -> Response:
+        body = await read_json(request, ChatBody)
+        missing = _unavailable_features(body)
+        if missing:
+            raise BadRequest(
+                f"not available yet: {', '.join(missing)}",
+                code="FEATURE_UNAVAILABLE",
+                details={"features": missing},
+            )
+        messages = await _conversation(store, body)
+        node_id = router.route(body.model)
+        record = router.inferences.start(body.model, node_id)
+        try:
+            events = await router.generate(node_id, body.model, messages, body.options)
+        except Exception as exc:
+            router.inferences.finish(record, "failed", error=str(exc))
+            raise
+        relay = answer(record, events, body.session_id)
+        if not body.stream:
+            result: dict[str, Any] = {}
+            async for kind, data in relay:
+                if kind in ("done", "error"):
+                    result = {"kind": kind, **data}
+            if result.get("kind") == "error":
+                return json_response(
+                    {
+                        "success": False,
+                        "error": result["error"],
+                        "error_code": result["error_code"],
+                        "details": {},
+                    },
+                    status=502,
+                )
+            result.pop("kind", None)
+            return json_response(
+                {"message": {"role": "assistant", "content": result.pop("content", "")}, **result}
+            )
+        start = {
+            "session_id": body.session_id,
+            "node_id": node_id,
+            "inference_id": record.inference_id,
+            "model": body.model,
+        }
+
+        async def stream() -> AsyncIterator[ServerSentEvent]:
+            yield ServerSentEvent(data=json.dumps(start), event="start")
+            async for kind, data in relay:
+                yield ServerSentEvent(data=json.dumps(data), event=kind)
+
+        return sse_response(request, stream())
+
+    async def list_sessions(request: Request) -> Response:
+        sessions = await store.sessions()
+        return json_response({"sessions": sessions, "count": len(sessions)})
+
+    async def new_session(request: Request) -> Response:
+        body = await read_json(request, NewSession)
+        session_id = "s" + secrets.token_hex(8)
+        await store.create(session_id, body.title, body.model, time.time())
+        return json_response(await store.session(session_id), status=201)
+
+    async def get_session(request: Request) -> Response:
+        session_id = request.path_params["session_id"]
+        session = await store.session(session_id)
+        if session is None:
+            raise NotFound(f"no chat session {session_id!r}", code="SESSION_NOT_FOUND")
+        return json_response({**session, "messages": await store.messages(session_id)})
+
+    async def delete_session(request: Request) -> Response:
+        session_id = request.path_params["session_id"]
+        if not await store.delete(session_id):
+            raise NotFound(f"no chat session {session_id!r}", code="SESSION_NOT_FOUND")
+        return json_response({"session_id": session_id, "deleted": True})
+
+    async def rename(request: Request) -> Response:
+        session_id = request.path_params["session_id"]
+        body = await read_json(request, Rename)
+        if not await store.rename(session_id, body.title, time.time()):
+            raise NotFound(f"no chat session {session_id!r}", code="SESSION_NOT_FOUND")
+        return json_response(await store.session(session_id))
+
+    async def inferences(request: Request) -> Response:
+        items = [r.view() for r in reversed(router.inferences.items.values())]
+        return json_response({"sessions": items, "count": len(items)})
+
+    async def inference(request: Request) -> Response:
+        record = router.inferences.items.get(request.path_params["inference_id"])
+        if record is None:
+            raise NotFound("no such inference session", code="INFERENCE_NOT_FOUND")
+        return json_response(record.view())
+
+    session_404 = {404: "SESSION_NOT_FOUND"}
+    return [
+        api_route(
+            "/api/llm/chat",
+            chat,
+            methods=["POST"],
+            tag=TAG,
+            body=ChatBody,
+            streams=True,
+            summary="Chat with a model anywhere in the cluster (SSE "
+            "tokens, then stats; stream=false for one JSON answer).",
+            responses={404: "MODEL_NOT_FOUND | SESSION_NOT_FOUND", 503: "LLM_BACKEND_UNAVAILABLE"},
+        ),
+        api_route(
+            "/api/llm/sessions",
+            list_sessions,
+            methods=["GET"],
+            tag=TAG,
+            summary="Stored chat sessions, most recent first.",
+        ),
+        api_route(
+            "/api/llm/sessions",
+            new_session,
+            methods=["POST"],
+            tag=TAG,
+            body=NewSession,
+            success=201,
+            summary="Start a chat session.",
+        ),
+        api_route(
+            "/api/llm/sessions/{session_id}",
+            get_session,
+            methods=["GET"],
+            tag=TAG,
+            summary="A chat session with its messages.",
+            responses=session_404,
+        ),
+        api_route(
+            "/api/llm/sessions/{session_id}",
+            delete_session,
+            methods=["DELETE"],
+            tag=TAG,
+            summary="Delete a chat session and its messages.",
+            responses=session_404,
+        ),
+        api_route(
+            "/api/llm/sessions/{session_id}/title",
+            rename,
+            methods=["PUT"],
+            tag=TAG,
+            body=Rename,
+            summary="Rename a chat session.",
+            responses=session_404,
+        ),
+        api_route(
+            "/api/llm/inference/sessions",
+            inferences,
+            methods=["GET"],
+            tag=TAG,
+            summary="Active and recent generations with node, tokens and speed.",
+        ),
+        api_route(
+            "/api/llm/inference/sessions/{inference_id}",
+            inference,
+            methods=["GET"],
+            tag=TAG,
+            summary="One generation's telemetry.",
+            responses={404: "INFERENCE_NOT_FOUND"},
+        ),
+    ]
+
+
+def _stats(record: Inference, done: Event | None) -> dict[str, Any]:
+    return {
+        "node_id": record.node_id,
+        "model": record.model,
+        "prompt_tokens": done.get("prompt_tokens") if done else None,
+        "completion_tokens": (done.get("completion_tokens") if done else None)
+        or record.generated_tokens,
+        "time_to_first_token_ms": record.time_to_first_token_ms,
+        "tokens_per_s": record.tokens_per_s,
+        "done_reason": done.get("done_reason") if done else None,
+    }

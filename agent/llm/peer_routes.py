@@ -1,0 +1,38 @@
+"""The executor side of remote chats: `POST /peer/llm/chat` streams NDJSON generation events
+from this node's Ollama (see `chat`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from agent.core.http import read_json
+from agent.llm.backend import OllamaBackend
+from agent.llm.chat import local_generation
+
+
+class RemoteChat(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    model: str
+    messages: list[dict[str, Any]]
+    options: dict[str, Any] = {}
+
+
+def build_peer_routes(backend: OllamaBackend) -> list[BaseRoute]:
+    async def chat(request: Request) -> Response:
+        body = await read_json(request, RemoteChat)
+        events = await local_generation(backend, body.model, body.messages, body.options)
+
+        async def lines() -> AsyncIterator[bytes]:
+            async for event in events:
+                yield json.dumps(event).encode() + b"\n"
+
+        return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+    return [Route("/peer/llm/chat", chat, methods=["POST"])]

@@ -13,6 +13,7 @@ from agent.llm.chat import ChatRouter
 from agent.llm.chat_routes import build_chat_routes
 from agent.llm.openai_routes import build_openai_routes
 from agent.llm.peer_routes import build_peer_routes
+from agent.llm.pull import build_pull_routes
 from agent.llm.routes import build_routes
 from agent.llm.service import LlmService
 from agent.llm.store import ChatStore
@@ -27,16 +28,20 @@ class LlmSubsystem:
         self.service = LlmService(ctx, self.backend, cluster.membership, telemetry)
         self.store = ChatStore(ctx.db)
         self.router = ChatRouter(ctx, self.service, self.backend, cluster.membership, cluster.peers)
+        self.pull_routes, self.peer_pull_routes = build_pull_routes(
+            self.service, cluster.membership, cluster.peers
+        )
 
     def routes(self) -> list[BaseRoute]:
         return [
             *build_routes(self.service),
             *build_chat_routes(self.router, self.store),
             *build_openai_routes(self.router, self.service),
+            *self.pull_routes,
         ]
 
     def peer_routes(self) -> list[BaseRoute]:
-        return build_peer_routes(self.backend)
+        return [*build_peer_routes(self.backend), *self.peer_pull_routes]
 
     async def start(self) -> None:
         await self.store.migrate()

@@ -7,6 +7,7 @@ import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import openai
 import pytest
 
@@ -222,3 +223,46 @@ def test_chat_is_routed_to_the_node_with_the_model(tmp_path: Path) -> None:
         assert answer.status_code == 200, answer.text
         assert answer.json()["message"]["content"] == "from far away"
         assert answer.json()["node_id"] == b.info["node_id"]
+
+
+async def test_pull_streams_progress_and_adds_the_model(llm_agent) -> None:
+    agent, _ = llm_agent
+    async with agent.client() as client:
+        async with client.stream(
+            "POST", "/api/llm/pull", json={"model": "llama3.2:3b"}
+        ) as response:
+            assert response.status_code == 200
+            events = [e async for e in sse(response)]
+        kinds = [k for k, _ in events]
+        assert kinds[-1] == "done"
+        assert "progress" in kinds
+        percents = [d["percent"] for k, d in events if k == "progress" and "percent" in d]
+        assert percents
+        assert percents[-1] == 100.0
+        status = (await client.get("/api/llm/status")).json()
+        assert "llama3.2:3b" in {m["name"] for m in status["models"]}
+        async with client.stream(
+            "POST", "/api/llm/pull", json={"model": "no-such-model:1b"}
+        ) as response:
+            failed = [e async for e in sse(response)]
+        assert failed[-1][0] == "error"
+        unknown = await client.post("/api/llm/pull", json={"model": "x", "node": "nope"})
+        assert unknown.status_code == 422
+        assert unknown.json()["error_code"] == "UNKNOWN_NODE"
+
+
+def test_pull_on_a_named_node(tmp_path: Path) -> None:
+    with (
+        fake_ollama_process(tmp_path / "b.json", FakeOllama(models=[])) as remote_ollama,
+        fake_ollama_process(tmp_path / "a.json", FakeOllama(models=[])) as local_ollama,
+        agent_processes([tmp_path / "a"], "--ollama-url", local_ollama.url) as (a,),
+        agent_processes([tmp_path / "b"], "--ollama-url", remote_ollama.url) as (b,),
+    ):
+        form_cluster([a, b])
+        body = {"model": MODEL, "node": b.info["node_id"]}
+        with httpx.stream(
+            "POST", a.url + "/api/llm/pull", json=body, headers=a.headers(), timeout=30
+        ) as response:
+            lines = [line for line in response.iter_lines() if line.startswith("event: ")]
+        assert lines[-1] == "event: done"
+        assert MODEL in {m["name"] for m in call(b, "GET", "/api/llm/status").json()["models"]}

@@ -13,16 +13,35 @@ its standard error body.
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import aclosing
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from agent.client_discovery import DEFAULT_URL, discover
+from agent.client_llm import LlmMixin
+from agent.client_llm_models import (
+    ChatAnswer,
+    ChatEvent,
+    ChatMessage,
+    ChatSession,
+    ChatSessionDetail,
+    ChatStats,
+    ClusterModel,
+    LlmModel,
+    LlmStatus,
+    LoadedModel,
+    ModelCatalog,
+    ModelDeleted,
+    ModelHolder,
+    ModelPlan,
+    PullEvent,
+    SessionDeleted,
+    SessionList,
+    SessionMessage,
+)
 from agent.client_models import (
     AgentUnavailable,
     ApiError,
@@ -62,64 +81,23 @@ from agent.client_storage import Download, StorageDownload, StorageMixin
 # fmt: off
 __all__ = [
     "DEFAULT_TIMEOUT", "DEFAULT_URL", "AgentClient", "AgentUnavailable", "ApiError", "Breaker",
-    "ClientError", "DeleteResult", "Discovered", "DiscoveredAgent", "DispatchLatency", "Download",
-    "EvictResult", "Health", "HealthCheck", "Issuer", "JoinResult", "JoinToken", "LeaveResult",
-    "LogEvent", "MetricFamily", "MetricSample", "Node", "NodeResources", "SSEParser",
-    "SchedulerNode", "SchedulerStats", "Status", "StorageDownload", "StorageListing", "StoredFile",
+    "ChatAnswer", "ChatEvent", "ChatMessage", "ChatSession", "ChatSessionDetail", "ChatStats",
+    "ClientError", "ClusterModel", "DeleteResult", "Discovered", "DiscoveredAgent",
+    "DispatchLatency", "Download", "EvictResult", "Health", "HealthCheck", "Issuer", "JoinResult",
+    "JoinToken", "LeaveResult", "LlmModel", "LlmStatus", "LoadedModel", "LogEvent", "MetricFamily",
+    "MetricSample", "ModelCatalog", "ModelDeleted", "ModelHolder", "ModelPlan", "Node",
+    "NodeResources", "PullEvent", "SSEParser", "SchedulerNode", "SchedulerStats", "SessionDeleted",
+    "SessionList", "SessionMessage", "Status", "StorageDownload", "StorageListing", "StoredFile",
     "StreamEvent", "Task", "TaskDetail", "TaskPage", "TaskState", "discover", "parse_sse",
 ]
 # fmt: on
 
-DEFAULT_URL = "http://127.0.0.1:4892"
 DEFAULT_TIMEOUT = 10.0
-URL_ENV = "OPENFABRIC_URL"
-TOKEN_ENV = "OPENFABRIC_TOKEN"
 
 
-def discover(
-    home: Path | None = None,
-    url: str | None = None,
-    *,
-    config: Path | None = None,
-    env: Mapping[str, str] | None = None,
-) -> tuple[str, str | None]:
-    """Find the local agent's base URL and token.
-
-    URL: `url` > $OPENFABRIC_URL > `<home>/agent.json` "url" > http://127.0.0.1:4892.
-    Token: $OPENFABRIC_TOKEN > `<home>/local.token` > None. `home` defaults to the agent's
-    settings (so $OPENFABRIC_HOME and the config file apply); an invalid config raises
-    `agent.settings.SettingsError`.
-    """
-    env = os.environ if env is None else env
-    if home is None:
-        from agent.settings import load_settings
-
-        home = load_settings(env=env, config=config).home
-    home = home.expanduser()
-    base = url or env.get(URL_ENV) or _agent_file_url(home) or DEFAULT_URL
-    token = env.get(TOKEN_ENV) or _read_token(home)
-    return base.rstrip("/"), token
-
-
-def _agent_file_url(home: Path) -> str | None:
-    try:
-        info = json.loads((home / "agent.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    found = info.get("url") if isinstance(info, dict) else None
-    return found if isinstance(found, str) and found else None
-
-
-def _read_token(home: Path) -> str | None:
-    try:
-        token = (home / "local.token").read_text(encoding="ascii").strip()
-    except (OSError, UnicodeDecodeError):
-        return None
-    return token or None
-
-
-class AgentClient(StorageMixin):
-    """Async client of one agent's local API (`/api/...`); storage calls in `client_storage`.
+class AgentClient(StorageMixin, LlmMixin):
+    """Async client of one agent's local API (`/api/...`); storage calls in `client_storage`,
+    LLM pool, chat and chat sessions in `client_llm`.
 
     Use as `async with AgentClient(url, token) as client:`. Methods return the agent's JSON
     bodies; failures raise `AgentUnavailable` or `ApiError`. `transport` is for tests.

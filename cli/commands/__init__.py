@@ -7,6 +7,7 @@ import click
 from cli.commands.cluster import cluster, join
 from cli.commands.dashboard import dashboard
 from cli.commands.events import events
+from cli.commands.llm import llm
 from cli.commands.nodes import nodes
 from cli.commands.ops import health, metrics
 from cli.commands.scheduler import scheduler
@@ -27,6 +28,7 @@ def register(group: click.Group) -> None:
         tasks,
         scheduler,
         storage,
+        llm,
         health,
         metrics,
         events,

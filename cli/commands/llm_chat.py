@@ -1,0 +1,218 @@
+"""`openfabric llm chat` (one question, or an interactive chat kept in a session) and
+`openfabric llm sessions list|show|rename|rm`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
+from typing import Any, TypeVar
+
+import click
+
+from agent.client import AgentClient, AgentUnavailable, ChatEvent, ClientError
+from cli import output
+from cli.commands import llm_views as views
+from cli.runtime import Globals, call, fail, global_options, globals_of, interactive, locate
+
+T = TypeVar("T")
+PROMPT = ">>> "
+EXIT_COMMANDS = ("/exit", "/quit", "/bye")
+STDIN = "-"
+
+
+async def node_name(client: AgentClient, node_id: str | None) -> str | None:
+    """A node's name for the stats line; None when it cannot be told (never fails)."""
+    if not node_id:
+        return None
+    try:
+        members = await client.nodes()
+    except ClientError:
+        return None
+    return next((n["name"] for n in members if n["node_id"] == node_id), None)
+
+
+async def answer(g: Globals, client: AgentClient, stream: AsyncIterator[ChatEvent]) -> Any:
+    """Print an answer as it streams in, then its stats (stderr); returns the `done` data.
+
+    Table format writes the text as it arrives; json and yaml write the `done` event's data
+    (stats and the whole answer in `content`) once it is complete.
+    """
+    last = "\n"
+    try:
+        async with aclosing(stream):
+            async for event in stream:
+                if event.kind == "token" and g.format == "table" and event.content:
+                    g.write(event.content)
+                    last = event.content[-1]
+                elif event.kind == "done":
+                    done = event.data
+                    break
+            else:
+                raise ClientError("the agent ended the chat before the answer was done")
+    finally:
+        if last != "\n":
+            g.write("\n")
+    if g.format != "table":
+        g.emit(output.render(done, g.format, str))
+    elif not g.quiet:
+        g.note(views.stats_line(done, await node_name(client, done.get("node_id"))))
+    return done
+
+
+def _title(text: str) -> str:
+    flat = " ".join(text.split())[:80]
+    return flat or "New chat"
+
+
+@click.command("chat")
+@click.argument("model")
+@click.option(
+    "--prompt",
+    "-p",
+    metavar="TEXT",
+    help="Ask this once and print the answer ('-' reads it from stdin).",
+)
+@click.option("--session", "session_id", metavar="ID", help="Continue this chat session.")
+@click.option("--new-session", is_flag=True, help="Keep the exchange in a new session (-p only).")
+@global_options
+@click.pass_context
+def chat(
+    ctx: click.Context, model: str, prompt: str | None, session_id: str | None, new_session: bool
+) -> None:
+    """Chat with MODEL, wherever it is in the cluster.
+
+    With -p, asks once: the answer streams to stdout, then a stats line (node, tokens,
+    tokens/s, time to the first token) goes to stderr unless --quiet. Without -p, chats
+    interactively in a session (a new one unless --session is given), so every answer knows
+    what was said before; '/exit' or Ctrl-D ends the chat, Ctrl-C stops an answer.
+    """
+    if session_id is not None and new_session:
+        raise click.UsageError("give either --session or --new-session, not both")
+    g = globals_of(ctx)
+    if prompt is None:
+        _repl(g, model, session_id)
+        return
+    if prompt == STDIN:
+        prompt = sys.stdin.read()
+
+    async def operation(client: AgentClient) -> Any:
+        sid = session_id
+        if new_session:
+            sid = (await client.create_session(title=_title(prompt), model=model))["session_id"]
+            g.note(f"session {sid}")
+        if sid is None:
+            stream = client.chat(model, [{"role": "user", "content": prompt}])
+        else:
+            stream = client.chat(model, session_id=sid, message=prompt)
+        return await answer(g, client, stream)
+
+    call(ctx, operation, on_interrupt=lambda: click.echo("\nopenfabric: stopped", err=True))
+
+
+def _repl(g: Globals, model: str, session_id: str | None) -> None:
+    g.configure_logging()
+    url, token = locate(g)
+
+    def run(operation: Callable[[AgentClient], Awaitable[T]]) -> T:
+        # One event loop per turn: reading the next line happens outside any loop, so
+        # Ctrl-C there behaves as in any prompt.
+        async def turn() -> T:
+            async with AgentClient(url, token) as client:
+                return await operation(client)
+
+        return asyncio.run(turn())
+
+    try:
+        if session_id is None:
+            created = run(lambda c: c.create_session(title=f"chat with {model}", model=model))
+            session_id = created["session_id"]
+        else:
+            existing = session_id
+            found = run(lambda c: c.session(existing))
+            g.note(f"resuming session {existing} ({found['message_count']} messages)")
+    except ClientError as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        raise click.exceptions.Exit(130) from None
+    sid: str = session_id
+    if interactive():
+        with contextlib.suppress(ImportError):
+            import readline  # noqa: F401  (line editing and history for input())
+    g.note(f"chatting with {model} in session {sid}; '/exit' or Ctrl-D ends the chat")
+    while True:
+        try:
+            line = input(PROMPT)
+        except EOFError:
+            break
+        except KeyboardInterrupt:
+            click.echo("", err=True)
+            continue
+        text = line.strip()
+        if not text:
+            continue
+        if text.lower() in EXIT_COMMANDS:
+            break
+        try:
+            run(lambda c, said=text: answer(g, c, c.chat(model, session_id=sid, message=said)))
+        except AgentUnavailable as exc:
+            fail(str(exc))
+        except ClientError as exc:
+            click.echo(f"openfabric: {exc}", err=True)
+        except KeyboardInterrupt:
+            click.echo("openfabric: answer stopped", err=True)
+    g.note(f"session {sid} is kept: 'openfabric llm chat {model} --session {sid}' resumes it")
+
+
+# --- sessions ------------------------------------------------------------------------------
+
+
+@click.group("sessions")
+def sessions() -> None:
+    """Stored chat sessions."""
+
+
+@sessions.command("list")
+@global_options
+@click.pass_context
+def list_sessions(ctx: click.Context) -> None:
+    """Chat sessions, most recently used first."""
+    g = globals_of(ctx)
+    listing = call(ctx, lambda client: client.sessions())
+    g.emit(output.render(listing, g.format, views.sessions_table))
+
+
+@sessions.command("show")
+@click.argument("session_id", metavar="ID")
+@global_options
+@click.pass_context
+def show(ctx: click.Context, session_id: str) -> None:
+    """A chat session with all its messages."""
+    g = globals_of(ctx)
+    session = call(ctx, lambda client: client.session(session_id))
+    g.emit(output.render(session, g.format, views.session_view))
+
+
+@sessions.command("rename")
+@click.argument("session_id", metavar="ID")
+@click.argument("title")
+@global_options
+@click.pass_context
+def rename(ctx: click.Context, session_id: str, title: str) -> None:
+    """Give a chat session a new TITLE."""
+    g = globals_of(ctx)
+    session = call(ctx, lambda client: client.rename_session(session_id, title))
+    g.emit(output.render(session, g.format, lambda s: f"renamed {s['session_id']}: {s['title']}"))
+
+
+@sessions.command("rm")
+@click.argument("session_id", metavar="ID")
+@global_options
+@click.pass_context
+def rm(ctx: click.Context, session_id: str) -> None:
+    """Delete a chat session and its messages."""
+    g = globals_of(ctx)
+    result = call(ctx, lambda client: client.delete_session(session_id))
+    g.emit(output.render(result, g.format, lambda r: f"deleted session {r['session_id']}"))

@@ -207,6 +207,9 @@ async def local_generation(
                         "eval_duration_ns": part.eval_duration,
                         "total_duration_ns": part.total_duration,
                     }
+                    # Read to the end of Ollama's answer, so its connection is reused.
+                    async for _ in iterator:
+                        pass
                     return
                 part = await iterator.__anext__()
         except StopAsyncIteration:

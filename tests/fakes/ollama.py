@@ -51,7 +51,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP so asyncio sets TCP_NODELAY, as Ollama (Go) has: otherwise each kept-alive
+    # stream's first chunk waits ~40 ms for the client's delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # rebind the same port at once
     try:
         sock.bind((host, port))

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import aclosing
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from agent.client_base import ClientCore
 from agent.client_llm_models import (
     ChatAnswer,
     ChatEvent,
@@ -77,31 +78,9 @@ def _stream_error(event: StreamEvent, status: int, what: str) -> ApiError:
     return ApiError(status, code, message, details if isinstance(details, dict) else {})
 
 
-class LlmMixin:
+class LlmMixin(ClientCore):
     """`llm_*`, `chat*` and session methods of `AgentClient` (which supplies the HTTP client
     and helpers)."""
-
-    base_url: str
-    timeout: float
-    _http: httpx.AsyncClient
-
-    if TYPE_CHECKING:
-
-        async def _request(
-            self,
-            method: str,
-            path: str,
-            *,
-            params: Mapping[str, str] | None = None,
-            json_body: Any = None,
-            ok: int = 0,
-        ) -> httpx.Response: ...
-
-        async def _get_json(self, path: str) -> Any: ...
-
-        def _json(self, response: httpx.Response) -> Any: ...
-
-        def _unavailable(self, exc: httpx.TransportError) -> AgentUnavailable: ...
 
     # --- the pool ------------------------------------------------------------------------
 

@@ -13,16 +13,17 @@ Uploads and downloads stream: neither side is ever held whole in memory.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import httpx
 
+from agent.client_base import ClientCore
 from agent.client_models import ApiError, ClientError, DeleteResult, StorageListing, StoredFile
 
 if TYPE_CHECKING:
-    from agent.client_models import AgentUnavailable
+    pass
 
 # Between two blocks of a transfer the agent may be fetching a chunk from another node.
 TRANSFER_READ_TIMEOUT = 60.0
@@ -126,28 +127,8 @@ class StorageDownload:
             await download.aclose()
 
 
-class StorageMixin:
+class StorageMixin(ClientCore):
     """`storage_*` methods of `AgentClient` (which supplies the HTTP client and helpers)."""
-
-    base_url: str
-    timeout: float
-    _http: httpx.AsyncClient
-
-    if TYPE_CHECKING:
-
-        async def _request(
-            self,
-            method: str,
-            path: str,
-            *,
-            params: Mapping[str, str] | None = None,
-            json_body: Any = None,
-            ok: int = 0,
-        ) -> httpx.Response: ...
-
-        def _json(self, response: httpx.Response) -> Any: ...
-
-        def _unavailable(self, exc: httpx.TransportError) -> AgentUnavailable: ...
 
     async def storage_list(self, prefix: str = "") -> StorageListing:
         """Files in the shared storage, only those under `prefix` when given (INVALID_PATH)."""

@@ -226,3 +226,24 @@ def form_cluster(agents: list[AgentProcess], timeout: float = 20) -> None:
             timeout,
             f"{agent.home.name} to see {len(agents)} nodes online",
         )
+
+
+def replay_events(agent: AgentProcess, prefix: str) -> list[tuple[str, dict[str, Any]]]:
+    """Every event still in the agent's replay ring under `prefix`, oldest first."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    with httpx.stream(
+        "GET",
+        agent.url + "/api/events",
+        headers=agent.headers(),
+        params={"topics": prefix, "last_event_id": "0"},
+        timeout=10,
+    ) as response:
+        topic = None
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                topic = line[7:]
+            elif line.startswith("data: ") and topic is not None:
+                if topic == "stream.replayed":
+                    break
+                found.append((topic, json.loads(line[6:])))
+    return found

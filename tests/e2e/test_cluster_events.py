@@ -2,33 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import signal
 
-import httpx
-
-from tests.harness import AgentProcess, agent_process, call, wait_until
+from tests.harness import AgentProcess, agent_process, call, replay_events, wait_until
 
 
 def replayed_topics(agent: AgentProcess, prefix: str = "node") -> list[tuple[str, dict]]:
-    """Every event still in the agent's replay ring under `prefix`, oldest first."""
-    events: list[tuple[str, dict]] = []
-    with httpx.stream(
-        "GET",
-        agent.url + "/api/events",
-        headers=agent.headers(),
-        params={"topics": prefix, "last_event_id": "0"},
-        timeout=10,
-    ) as response:
-        topic = None
-        for line in response.iter_lines():
-            if line.startswith("event: "):
-                topic = line[7:]
-            elif line.startswith("data: ") and topic is not None:
-                if topic == "stream.replayed":
-                    break
-                events.append((topic, json.loads(line[6:])))
-    return events
+    return replay_events(agent, prefix)
 
 
 def topics_for(agent: AgentProcess, node_id: str) -> list[str]:

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.harness import AgentProcess, agent_processes, call, form_cluster, wait_until
+from tests.harness import (
+    AgentProcess,
+    agent_processes,
+    call,
+    form_cluster,
+    replay_events,
+    wait_until,
+)
 
 CHUNK = 4 * 1024 * 1024
 
@@ -157,7 +162,7 @@ def test_holder_offline_past_the_limit_is_replaced(tmp_path: Path) -> None:
         first = agents[0].info["node_id"]
         other = next(n for n in stored["nodes"] if n != first)
         spare = next(a for a in agents if a.info["node_id"] not in stored["nodes"])
-        events = _replay(agents[0], "storage")
+        events = replay_events(agents[0], "storage")
         victim = agent_of(agents, other)
         victim.process.send_signal(signal.SIGKILL)
         victim.process.wait(10)
@@ -167,30 +172,10 @@ def test_holder_offline_past_the_limit_is_replaced(tmp_path: Path) -> None:
             "a copy on the spare node once the holder stayed offline",
         )
         assert call(spare, "GET", "/api/storage/durable.bin").content == content
-        topics = [t for t, _ in _replay(agents[0], "storage")]
+        topics = [t for t, _ in replay_events(agents[0], "storage")]
         assert "storage.degraded" in topics
         assert "storage.replicated" in topics
         assert "storage.uploaded" in [t for t, _ in events]
-
-
-def _replay(agent: AgentProcess, prefix: str) -> list[tuple[str, dict]]:
-    found: list[tuple[str, dict]] = []
-    with httpx.stream(
-        "GET",
-        agent.url + "/api/events",
-        headers=agent.headers(),
-        params={"topics": prefix, "last_event_id": "0"},
-        timeout=10,
-    ) as response:
-        topic = None
-        for line in response.iter_lines():
-            if line.startswith("event: "):
-                topic = line[7:]
-            elif line.startswith("data: ") and topic:
-                if topic == "stream.replayed":
-                    break
-                found.append((topic, json.loads(line[6:])))
-    return found
 
 
 def test_quota_sends_chunks_elsewhere(tmp_path: Path) -> None:

@@ -3,8 +3,6 @@ circuit breaker per node, with live output."""
 
 from __future__ import annotations
 
-import asyncio
-
 from starlette.routing import BaseRoute
 
 from agent.cluster import ClusterSubsystem
@@ -17,6 +15,7 @@ from agent.tasks.peer_routes import RemoteRuns, build_peer_routes
 from agent.tasks.routes import build_routes
 from agent.tasks.scheduler import Scheduler, local_limit
 from agent.tasks.service import TaskService
+from agent.tasks.slots import Slots
 from agent.tasks.store import TaskStore
 from agent.tasks.transitions import Transitions
 
@@ -30,7 +29,7 @@ class TasksSubsystem:
         self.logs = TaskLogs(self.store)
         transitions = Transitions(ctx, self.store)
         # One pool of task slots for this node, shared by its own and other members' tasks.
-        self.slots = asyncio.Semaphore(local_limit(ctx))
+        self.slots = Slots(local_limit(ctx))
         self.breakers = BreakerBoard(on_change=self._breaker_changed)
         self.scheduler = Scheduler(
             ctx,

@@ -25,6 +25,7 @@ import httpx
 
 from agent.peer.client import PeerClient, PeerTarget, PeerUnreachable
 from agent.tasks.runner import ProcessRunner, RunError, RunResult, RunSpec
+from agent.tasks.slots import Slots
 from agent.tasks.store import Task
 
 Started = Callable[[int, float], Any]
@@ -60,9 +61,7 @@ def spec_of(task: Task) -> RunSpec:
 class LocalExecution:
     """Runs on this node, within the node's task slots (shared with remote callers)."""
 
-    def __init__(
-        self, task: Task, slots: asyncio.Semaphore, started: Started, output: Output
-    ) -> None:
+    def __init__(self, task: Task, slots: Slots, started: Started, output: Output) -> None:
         self.task = task
         self.slots = slots
         self.started = started

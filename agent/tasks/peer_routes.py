@@ -27,6 +27,7 @@ from agent.core.http import json_response, read_json
 from agent.core.subsystem import Context
 from agent.peer.listener import peer_node
 from agent.tasks.runner import ProcessRunner, RunError, RunResult, RunSpec
+from agent.tasks.slots import Slots
 from agent.tasks.store import TaskStore
 
 
@@ -46,7 +47,7 @@ def _line(event: dict[str, Any]) -> bytes:
 class RemoteRuns:
     """Commands this node runs for other members, by (caller, task id)."""
 
-    def __init__(self, ctx: Context, slots: asyncio.Semaphore, store: TaskStore) -> None:
+    def __init__(self, ctx: Context, slots: Slots, store: TaskStore) -> None:
         self.ctx = ctx
         self.slots = slots
         # Recorded so that commands outliving a killed agent are stopped when it restarts.

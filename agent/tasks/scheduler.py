@@ -38,6 +38,7 @@ from agent.tasks.execution import (
 )
 from agent.tasks.logs import TaskLogs
 from agent.tasks.runner import RunResult
+from agent.tasks.slots import Slots
 from agent.tasks.store import (
     CANCELLED,
     FAILED,
@@ -90,7 +91,7 @@ class Scheduler:
         membership: Membership,
         peers: PeerClient,
         breakers: BreakerBoard,
-        slots: asyncio.Semaphore,
+        slots: Slots,
         telemetry: TelemetrySource,
     ) -> None:
         self.ctx = ctx
@@ -119,6 +120,7 @@ class Scheduler:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), TICK_S)
             self._wake.clear()
+            self.ctx.capabilities["tasks_busy"] = self.slots.busy
             self._mark_lost_on_offline_nodes()
             await self._place_queued()
 
@@ -134,7 +136,14 @@ class Scheduler:
     # -- placement -------------------------------------------------------------------------
 
     def running_on(self, node_id: str) -> int:
-        return sum(1 for d in self.inflight.values() if d.node_id == node_id)
+        """Slots taken on the node: ours as we know them, or as the node last reported
+        (which also counts other members' tasks there), whichever is more."""
+        ours = sum(1 for d in self.inflight.values() if d.node_id == node_id)
+        if node_id == self.membership.node_id:
+            return max(ours, self.slots.busy)
+        live = self.membership.live.get(node_id)
+        reported = live.capabilities.get("tasks_busy") if live else None
+        return max(ours, reported) if isinstance(reported, int) else ours
 
     def limit_of(self, node_id: str) -> int:
         if node_id == self.membership.node_id:

@@ -1,0 +1,28 @@
+"""This node's task slots: one pool for its own tasks and other members' (remote) tasks."""
+
+from __future__ import annotations
+
+import asyncio
+from types import TracebackType
+
+
+class Slots:
+    """A semaphore that knows how many slots are taken, so the node can report it."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.busy = 0
+        self._semaphore = asyncio.Semaphore(limit)
+
+    async def __aenter__(self) -> None:
+        await self._semaphore.acquire()
+        self.busy += 1
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.busy -= 1
+        self._semaphore.release()

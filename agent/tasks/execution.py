@@ -36,6 +36,10 @@ class DispatchFailed(Exception):
     """The node could not be asked to run the command."""
 
 
+class NodeBusy(DispatchFailed):
+    """The node's task slots were all taken (its load, as last heard, was stale)."""
+
+
 class ExecutionLost(Exception):
     """The command started, but its node stopped answering for it."""
 
@@ -135,6 +139,8 @@ class RemoteExecution:
 
     async def _event(self, event: dict[str, Any]) -> RunResult | None:
         kind = event.get("event")
+        if kind == "busy":
+            raise NodeBusy(f"{self.target.node_id} has no free task slot")
         if kind == "started":
             self._began = True
             started = self.started(int(event["pid"]), float(event["started_at"]))

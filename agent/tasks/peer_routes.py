@@ -62,7 +62,12 @@ class RemoteRuns:
             events.put_nowait(_line(payload))
 
         key = (caller, req.task_id)
-        async with self.slots:
+        # Never queue here: a member whose view of our load is stale is told at once, and
+        # places the task again (its breaker does not count this).
+        if not await self.slots.try_take():
+            yield _line({"event": "busy"})
+            return
+        try:
             runner = ProcessRunner(
                 RunSpec(
                     command=req.command, env=req.env or None, cwd=req.cwd, timeout_s=req.timeout_s
@@ -100,6 +105,8 @@ class RemoteRuns:
                     await asyncio.shield(runner.cancel())
                     await asyncio.shield(waiter)
                 await asyncio.shield(self.store.remove_remote_run(pid))
+        finally:
+            self.slots.give_back()
 
     async def cancel(self, caller: str, task_id: str) -> None:
         runner = self.running.get((caller, task_id))

@@ -34,6 +34,7 @@ from agent.tasks.execution import (
     Execution,
     ExecutionLost,
     LocalExecution,
+    NodeBusy,
     RemoteExecution,
 )
 from agent.tasks.logs import TaskLogs
@@ -252,6 +253,8 @@ class Scheduler:
         assert dispatch.execution is not None
         try:
             result = await dispatch.execution.run()
+        except NodeBusy as exc:
+            await self._requeue(task, error=str(exc))
         except DispatchFailed as exc:
             breaker.record_failure()
             log.info("dispatch of %s to %s failed: %s", task.task_id, dispatch.node_id, exc)

@@ -26,3 +26,15 @@ class Slots:
     ) -> None:
         self.busy -= 1
         self._semaphore.release()
+
+    async def try_take(self) -> bool:
+        """Take a slot only if one is free now; release it with `give_back`."""
+        if self._semaphore.locked():
+            return False
+        await self._semaphore.acquire()  # not locked: completes without suspending
+        self.busy += 1
+        return True
+
+    def give_back(self) -> None:
+        self.busy -= 1
+        self._semaphore.release()

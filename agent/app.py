@@ -20,13 +20,16 @@ from starlette.routing import BaseRoute
 from agent import __version__
 from agent.cluster import ClusterSubsystem
 from agent.cluster import create as create_cluster
-from agent.core import sse
+from agent.core import auth, sse
 from agent.core.bus import EventBus
 from agent.core.db import Database
 from agent.core.errors import EXCEPTION_HANDLERS
+from agent.core.headers import SecurityHeaders
+from agent.core.home import secure_home
 from agent.core.metrics import Metrics
 from agent.core.middleware import ErrorBoundary
-from agent.core.security import LocalSecurity, load_or_create_token
+from agent.core.security import LocalSecurity, cookie_name, load_or_create_token
+from agent.core.sessions import SessionStore
 from agent.core.subsystem import Context, ServesPeers, Subsystem
 from agent.dashboard import routes as dashboard_routes
 from agent.discovery import create as create_discovery
@@ -45,7 +48,7 @@ STOP_TIMEOUT = 1.0
 
 def build_context(settings: Settings) -> Context:
     home = settings.home
-    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    secure_home(home)
     return Context(
         settings=settings,
         db=Database(home / "fabric.db"),
@@ -77,6 +80,15 @@ def create_app(settings: Settings, dashboard_dir: Path | None = None) -> Starlet
     ctx = build_context(settings)
     subsystems, cluster = build_subsystems(ctx)
     token = load_or_create_token(settings.home) if settings.auth == "token" else None
+    sessions = (
+        None
+        if token is None
+        else SessionStore(
+            cookie_name(settings.port),
+            idle_ttl=settings.session_idle_timeout,
+            code_ttl=settings.login_code_ttl,
+        )
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -98,7 +110,7 @@ def create_app(settings: Settings, dashboard_dir: Path | None = None) -> Starlet
         finally:
             await ctx.db.close()
 
-    routes: list[BaseRoute] = [*sse.routes()]
+    routes: list[BaseRoute] = [*sse.routes(), *auth.routes()]
     for subsystem in subsystems:
         routes.extend(subsystem.routes())
     routes.extend(dashboard_routes(dashboard_dir))
@@ -106,13 +118,18 @@ def create_app(settings: Settings, dashboard_dir: Path | None = None) -> Starlet
     app = Starlette(
         routes=routes,
         middleware=[
+            # Outermost, so error answers from the layers below get the headers too.
+            Middleware(SecurityHeaders),
             Middleware(ErrorBoundary, metrics=ctx.metrics),
-            Middleware(LocalSecurity, token=token, port_of=lambda: settings.port),
+            Middleware(
+                LocalSecurity, token=token, port_of=lambda: settings.port, sessions=sessions
+            ),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.sessions = sessions
     app.state.ctx = ctx
     app.state.bus = ctx.bus
     app.state.db = ctx.db

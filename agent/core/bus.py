@@ -5,8 +5,12 @@ Contract:
   sequence number; numbers start from the wall clock in microseconds at bus creation, so ids
   keep rising across restarts and a client's Last-Event-ID from an earlier run is never
   mistaken for a newer event.
-- The last `ring_size` events are kept for replay. A subscriber that asks to resume after an
-  id older than the ring first receives a `stream.gap` event saying how many were lost.
+- Each event is serialized once, when it is made: `Event.frame` is its SSE frame, shared by
+  every subscriber, so fan-out and replay cost no encoding per client.
+- The last `ring_size` events are kept for replay. A resuming subscriber gets at most
+  `queue_size` of them (the newest that match its topics), so a replay is no bigger than the
+  queue that bounds a live client. When events it asked for were lost (older than the ring)
+  or left out (beyond that bound), a `stream.gap` event first says how many.
 - Each subscriber has a bounded queue; when it is full the oldest queued event is dropped and
   counted (per subscriber and in `dropped_total`), so a slow client never stalls others.
 - A subscriber that asks to resume gets, after the replayed events, a `stream.replayed` marker
@@ -19,6 +23,7 @@ Contract:
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
@@ -35,6 +40,17 @@ class Event:
     topic: str
     data: dict[str, Any]
     ts: float
+    frame: bytes = field(default=b"", repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.frame:
+            object.__setattr__(self, "frame", sse_frame(self.topic, self.seq, self.data))
+
+
+def sse_frame(topic: str, seq: int, data: object) -> bytes:
+    """`event:`, `id:` and one `data:` line; compact JSON has no raw newline to split on."""
+    body = json.dumps(data, separators=(",", ":"), default=str)
+    return f"event: {topic}\nid: {seq}\ndata: {body}\n\n".encode()
 
 
 def topic_matches(filters: frozenset[str], topic: str) -> bool:
@@ -57,8 +73,8 @@ class Subscription:
     def offer(self, event: Event, *, replay: bool = False) -> bool:
         """Queue the event; answers True when an older one had to be dropped for it.
 
-        Replayed events are exempt from the bound (the ring already bounds them), so a
-        reconnecting client gets the whole ring and the gap marker in front of it.
+        Replayed events are exempt from the bound (the bus replays at most `maxsize` of
+        them), so the gap and end markers around a replay never push replayed events out.
         """
         dropped = not replay and len(self._queue) >= self.maxsize
         if dropped:
@@ -84,6 +100,16 @@ class Subscription:
             self._wakeup.clear()
             await self._wakeup.wait()
         return self._queue.popleft()
+
+    async def batch(self, limit: int) -> list[Event]:
+        """The next events, at least one and at most `limit`; empty once closed and drained."""
+        first = await self.get()
+        if first is None:
+            return []
+        taken = [first]
+        while self._queue and len(taken) < limit:
+            taken.append(self._queue.popleft())
+        return taken
 
     def __aiter__(self) -> AsyncIterator[Event]:
         return self._iterate()
@@ -146,14 +172,31 @@ class EventBus:
         sub.offer(Event(replayed_up_to, REPLAYED_TOPIC, marker, time.time()), replay=True)
 
     def _replay_ring(self, sub: Subscription, last_event_id: int) -> None:
+        # Newest first, stopping at the bound: the work per subscriber is at most the ring,
+        # and what is queued never exceeds what a live client may hold.
+        chosen: list[Event] = []
+        skipped = 0
+        for event in reversed(self._ring):
+            if event.seq <= last_event_id:
+                break
+            if topic_matches(sub.filters, event.topic):
+                if len(chosen) < sub.maxsize:
+                    chosen.append(event)
+                else:
+                    skipped += 1
         oldest = self._ring[0].seq if self._ring else self._next_seq
-        if last_event_id < oldest - 1:
-            missed = oldest - 1 - last_event_id
-            gap = {"after": last_event_id, "resumed_at": oldest, "missed": missed}
-            sub.offer(Event(oldest - 1, GAP_TOPIC, gap, time.time()), replay=True)
-        for event in self._ring:
-            if event.seq > last_event_id and topic_matches(sub.filters, event.topic):
-                sub.offer(event, replay=True)
+        evicted = max(0, oldest - 1 - last_event_id)
+        if evicted or skipped:
+            resumed_at = chosen[-1].seq if chosen else self._next_seq
+            gap = {
+                "after": last_event_id,
+                "resumed_at": resumed_at,
+                "missed": evicted + skipped,
+                "skipped": skipped,
+            }
+            sub.offer(Event(resumed_at - 1, GAP_TOPIC, gap, time.time()), replay=True)
+        for event in reversed(chosen):
+            sub.offer(event, replay=True)
 
     def unsubscribe(self, sub: Subscription) -> None:
         self._subscribers.discard(sub)

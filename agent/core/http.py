@@ -3,15 +3,23 @@
 `api_route` builds a Starlette route that also carries what `/api/openapi.json` publishes
 (summary, body model, query parameters, tag). `read_json` and `parse_query` turn bad input
 into 400/413/415 in the standard format before any handler logic runs.
+
+`parse_json` is the one JSON parser for request bodies: UTF-8 only, no NaN or Infinity (JSON
+has neither; Python's json module accepts them and 1e999 becomes inf), and no nesting deeper
+than `MAX_JSON_DEPTH`, checked before parsing because the decoder recurses and a body of
+50 000 `[` would otherwise end in RecursionError (a 500) or in handlers that recurse too.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import anyio
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -23,10 +31,26 @@ Model = TypeVar("Model", bound=BaseModel)
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-class StrictModel(BaseModel):
-    """Base for request bodies: no type coercion, no unknown fields."""
+MAX_JSON_DEPTH = 64
+# Query integers beyond this are refused: SQLite stores 64-bit integers, and nothing in the
+# API counts higher than a microsecond clock (event ids), far below 2**53.
+MAX_QUERY_INT = 2**53
 
-    model_config = ConfigDict(strict=True, extra="forbid")
+# A JSON string, escapes included; an unterminated one runs to the end, so one pass stays
+# linear whatever the input (no retry from every later quote).
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*+(?:"|\Z)', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_TO_SQUARE = bytes.maketrans(b"{}", b"[]")
+_RUN_TOO_DEEP = b"[" * (MAX_JSON_DEPTH + 1)
+# Bodies above this are parsed in a worker thread: the depth check and the decoder are C
+# loops that hold the event loop for their whole length otherwise.
+OFFLOAD_BYTES = 64 * 1024
+
+
+class StrictModel(BaseModel):
+    """Base for request bodies: no type coercion, no unknown fields, only finite floats."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
 
 
 @dataclass(frozen=True)
@@ -99,18 +123,114 @@ def _too_large(limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(f"request body is larger than {limit} bytes", details={"limit": limit})
 
 
-async def read_json(request: Request, model: type[Model]) -> Model:
+def too_deep(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether brackets outside strings nest deeper than `limit`, without recursion.
+
+    Strings are cut out, then only brackets kept (both kinds as `[]`: a mismatch is the
+    parser's to report). Each pass of removing `[]` takes exactly one level off every
+    balanced group, at C speed, so a `[]` left after `limit` passes means a deeper group.
+    What else can remain is unmatched: closers first (the parser fails there, no deeper than
+    the groups before them) or openers never closed (deep if they and what they hold are).
+    """
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False
+    rest = _JSON_STRING.sub(b"", raw).translate(_TO_SQUARE, _NOT_BRACKETS)
+    if _RUN_TOO_DEEP in rest:  # the common attack, found without a single pass
+        return True
+    passes = 0
+    while passes < limit:
+        peeled = rest.replace(b"[]", b"")
+        if len(peeled) == len(rest):
+            break
+        rest, passes = peeled, passes + 1
+    if b"[]" in rest:
+        return True
+    if rest.startswith(b"]"):
+        return False
+    return len(rest) + passes > limit
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
+def parse_json(raw: bytes) -> Any:
+    """The request body as JSON, or 400 INVALID_JSON in the standard format."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("the JSON body is not valid UTF-8", code="INVALID_JSON") from None
+    if too_deep(raw):
+        raise BadRequest(
+            f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels",
+            code="INVALID_JSON",
+            details={"max_depth": MAX_JSON_DEPTH},
+        )
+    try:
+        data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+        raise BadRequest(f"malformed JSON body: {exc}", code="INVALID_JSON") from None
+    # `\ud800` decodes to a lone surrogate, which is no character: it would fail later, when
+    # written to the database or a subprocess. Only bodies with such an escape are walked.
+    if (b"\\ud" in raw or b"\\uD" in raw) and _has_lone_surrogate(data):
+        raise BadRequest("the JSON body holds an unpaired \\u surrogate", code="INVALID_JSON")
+    return data
+
+
+def _has_lone_surrogate(data: Any) -> bool:
+    pending = [data]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+    return False
+
+
+def peer_answer(raw: bytes) -> dict[str, Any] | None:
+    """A JSON object answered by a member or a backend, or None when it is anything else:
+    an answer is as hostile as a request, so it gets the same depth and value checks."""
+    try:
+        data = parse_json(raw)
+    except BadRequest:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+async def decode_json(raw: bytes) -> Any:
+    """`parse_json` without holding the event loop for a large body."""
+    if len(raw) <= OFFLOAD_BYTES:
+        return parse_json(raw)
+    return await anyio.to_thread.run_sync(parse_json, raw)
+
+
+async def read_json_value(request: Request, limit: int | None = None) -> Any:
+    """The body parsed by `parse_json` (an empty body is `{}`), any JSON type."""
     content_type = request.headers.get("content-type", "application/json")
     if content_type.split(";")[0].strip().lower() not in ("application/json", ""):
         raise UnsupportedMediaType(
             f"expected a JSON body (Content-Type: application/json), got {content_type}"
         )
-    limit: int = request.app.state.settings.max_body_bytes
-    raw = await read_body(request, limit)
-    try:
-        data: Any = json.loads(raw) if raw.strip() else {}
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"malformed JSON body: {exc}", code="INVALID_JSON") from None
+    raw = await read_body(request, limit or request.app.state.settings.max_body_bytes)
+    return await decode_json(raw) if raw.strip() else {}
+
+
+async def read_json(request: Request, model: type[Model]) -> Model:
+    data = await read_json_value(request)
     if not isinstance(data, dict):
         raise BadRequest("the JSON body must be an object", code="INVALID_JSON")
     return validate(model, data)
@@ -133,7 +253,36 @@ def parse_query(request: Request, model: type[Model]) -> Model:
     unknown = set(request.query_params) - set(model.model_fields)
     if unknown:
         raise BadRequest(f"unknown query parameter: {', '.join(sorted(unknown))}")
-    return validate(model, dict(request.query_params), strict=False)
+    parsed = validate(model, dict(request.query_params), strict=False)
+    for name, value in parsed:
+        if isinstance(value, int) and not isinstance(value, bool):
+            _check_query_int(name, value)
+    return parsed
+
+
+def _check_query_int(name: str, value: int) -> int:
+    """Refuse integers no route can mean, before they overflow a database column."""
+    if abs(value) > MAX_QUERY_INT:
+        raise BadRequest(
+            f"query parameter {name} is out of range (at most {MAX_QUERY_INT})",
+            details={"fields": [{"field": name, "message": "out of range"}]},
+        )
+    return value
+
+
+def bounded_int(
+    raw: str, name: str, *, minimum: int = -MAX_QUERY_INT, maximum: int = MAX_QUERY_INT
+) -> int:
+    """A decimal integer from a query value or header, within [minimum, maximum], else 400."""
+    text = raw.strip()
+    digits = text[1:] if text.startswith("-") else text
+    # isascii: str.isdigit() also accepts digits like '²' that int() refuses.
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 20:
+        raise BadRequest(f"{name} must be an integer, got {raw[:40]!r}")
+    value = int(text)
+    if not minimum <= value <= maximum:
+        raise BadRequest(f"{name} must be between {minimum} and {maximum}, got {value}")
+    return value
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -7,9 +7,15 @@ Decisions, in order:
 2. A state-changing request (POST, PUT, PATCH, DELETE) carrying a foreign Origin (or
    `Origin: null`, or `Sec-Fetch-Site: cross-site`) gets 403 ORIGIN_NOT_ALLOWED.
 3. With auth = token, /api/* and /v1/* (except /api/health) need the local token as
-   `Authorization: Bearer <token>` or the dashboard cookie, else 401 UNAUTHORIZED.
-4. `GET /?token=<token>` with the right token sets the HttpOnly SameSite=Strict cookie and
-   redirects to `/` so the token leaves the address bar; a wrong token gets 401.
+   `Authorization: Bearer <token>`, or a live dashboard session cookie, else 401
+   UNAUTHORIZED. The token itself is accepted from that header only: never from a cookie
+   (browsers send cookies to every port of 127.0.0.1, so any local server would receive it)
+   and never from a query string (URLs end up in `ps`, history and logs).
+4. How a request authenticated is left in `scope["state"]["auth"]`: "token", "session",
+   "none" (auth is off) or None, also on public paths, so a route can answer anonymous
+   callers with less (health) or insist on the token (issuing login codes).
+
+Dashboard sign-in (codes and sessions) is in `agent.core.sessions` and `agent.core.auth`.
 """
 
 from __future__ import annotations
@@ -19,15 +25,14 @@ import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import parse_qs
 
 from starlette.datastructures import Headers
-from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agent.core.errors import Forbidden, Unauthorized
+from agent.core.sessions import SessionStore
 
-COOKIE_NAME = "openfabric_session"
+COOKIE_PREFIX = "openfabric_session_"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PUBLIC_PATHS = frozenset({"/api/health"})
@@ -52,6 +57,11 @@ def load_or_create_token(home: Path) -> str:
     return token
 
 
+def cookie_name(port: int) -> str:
+    """Per agent: two agents on one machine share the browser's 127.0.0.1 cookie jar."""
+    return f"{COOKIE_PREFIX}{port}"
+
+
 def allowed_origins(port_of: Callable[[], int]) -> set[str]:
     port = port_of()
     return {f"http://{host}:{port}" for host in LOOPBACK_HOSTS}
@@ -60,10 +70,18 @@ def allowed_origins(port_of: Callable[[], int]) -> set[str]:
 class LocalSecurity:
     """Pure ASGI middleware; `port_of` answers the bound port (known only after binding)."""
 
-    def __init__(self, app: ASGIApp, *, token: str | None, port_of: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        token: str | None,
+        port_of: Callable[[], int],
+        sessions: SessionStore | None = None,
+    ) -> None:
         self.app = app
         self.token = token
         self.port_of = port_of
+        self.sessions = sessions
         self._allowed: frozenset[str] = frozenset()
         self._allowed_for = -1
 
@@ -75,12 +93,10 @@ class LocalSecurity:
         self._check_host(headers)
         self._check_origin(scope["method"], headers)
         path: str = scope["path"]
-        if self.token is not None:
-            if path == "/" and scope["method"] == "GET" and b"token=" in scope["query_string"]:
-                await self._login(scope, receive, send)
-                return
-            if path.startswith(PROTECTED_PREFIXES) and path not in PUBLIC_PATHS:
-                self._check_token(headers)
+        auth = "none" if self.token is None else self._authenticate(headers)
+        scope.setdefault("state", {})["auth"] = auth
+        if auth is None and path.startswith(PROTECTED_PREFIXES) and path not in PUBLIC_PATHS:
+            self._refuse(headers)
         await self.app(scope, receive, send)
 
     def _allowed_hosts(self, port: int) -> frozenset[str]:
@@ -110,37 +126,30 @@ class LocalSecurity:
                 f"cross-site request from origin {origin!r} refused", code="ORIGIN_NOT_ALLOWED"
             )
 
-    def _token_ok(self, candidate: str | None) -> bool:
-        assert self.token is not None
-        return candidate is not None and hmac.compare_digest(
-            candidate.encode(), self.token.encode()
-        )
+    def _authenticate(self, headers: Headers) -> str | None:
+        scheme, _, credentials = headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and self._token_ok(credentials.strip()):
+            return "token"
+        if self.sessions is not None and self.sessions.check(
+            _cookie(headers, self.sessions.cookie_name)
+        ):
+            return "session"
+        return None
 
-    def _check_token(self, headers: Headers) -> None:
-        auth = headers.get("authorization", "")
-        scheme, _, credentials = auth.partition(" ")
-        bearer = credentials.strip() if scheme.lower() == "bearer" else None
-        if self._token_ok(bearer) or self._token_ok(_cookie(headers, COOKIE_NAME)):
-            return
-        reason = "missing" if not auth and _cookie(headers, COOKIE_NAME) is None else "invalid"
+    def _token_ok(self, candidate: str) -> bool:
+        assert self.token is not None
+        return hmac.compare_digest(candidate.encode(), self.token.encode())
+
+    def _refuse(self, headers: Headers) -> None:
+        presented = "authorization" in headers or (
+            self.sessions is not None and _cookie(headers, self.sessions.cookie_name) is not None
+        )
+        reason = "invalid" if presented else "missing"
         raise Unauthorized(
             f"{reason} API token: send 'Authorization: Bearer <token>' with the token from "
-            "<home>/local.token",
+            "<home>/local.token (the dashboard signs in with `openfabric dashboard`)",
             headers={"WWW-Authenticate": 'Bearer realm="openfabric"'},
         )
-
-    async def _login(self, scope: Scope, receive: Receive, send: Send) -> None:
-        given = parse_qs(scope["query_string"].decode("latin-1")).get("token", [None])[0]
-        if not self._token_ok(given):
-            raise Unauthorized(
-                "the login link's token is not valid for this agent", code="INVALID_LOGIN_TOKEN"
-            )
-        response = RedirectResponse("/", status_code=303)
-        response.set_cookie(
-            COOKIE_NAME, self.token or "", httponly=True, samesite="strict", path="/"
-        )
-        response.headers["Cache-Control"] = "no-store"
-        await response(scope, receive, send)
 
 
 def _cookie(headers: Headers, name: str) -> str | None:

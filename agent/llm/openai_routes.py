@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute
 
 from agent.core.errors import ApiError, BadRequest
-from agent.core.http import api_route, read_body
+from agent.core.http import api_route, decode_json, read_body
 from agent.llm.service import LlmService
 
 TAG = "openai"
@@ -34,14 +34,24 @@ _OPTION_NAMES = {
 }
 
 
+class ContentPart(BaseModel):
+    # Parts other than text (image_url, input_audio...) carry their own fields; only a text
+    # part's `text` is used, and it must be a string.
+    model_config = ConfigDict(extra="allow")
+    type: str
+    text: str | None = None
+
+
 class Message(BaseModel):
     model_config = ConfigDict(extra="ignore")
     role: str
-    content: str | list[dict[str, Any]] | None = None
+    content: str | list[ContentPart] | None = None
 
 
 class Completion(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    # Lax (OpenAI clients send 1 for 1.0), but floats must be finite: NaN and inf would go
+    # on to the backend as options no model can use.
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
     model: str = Field(min_length=1)
     messages: list[Message] = Field(min_length=1)
     stream: bool = False
@@ -67,9 +77,9 @@ def openai_error(status: int, message: str, code: str, param: str | None = None)
     )
 
 
-def _text(content: str | list[dict[str, Any]] | None) -> str:
+def _text(content: str | list[ContentPart] | None) -> str:
     if isinstance(content, list):  # content parts: keep the text ones
-        return "".join(p.get("text", "") for p in content if p.get("type") == "text")
+        return "".join(p.text or "" for p in content if p.type == "text")
     return content or ""
 
 
@@ -78,7 +88,7 @@ def build_openai_routes(router: Any, service: LlmService) -> list[BaseRoute]:
         try:
             raw = await read_body(request, request.app.state.settings.max_body_bytes * 8)
             try:
-                body = Completion.model_validate_json(raw)
+                body = Completion.model_validate(await decode_json(raw))
             except ValidationError as exc:
                 first = exc.errors(include_url=False)[0]
                 raise BadRequest(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None

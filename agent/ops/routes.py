@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Literal
 
 from pydantic import BaseModel
@@ -14,15 +15,29 @@ from agent.core.metrics import PROMETHEUS_CONTENT_TYPE, Metrics
 from agent.ops.health import HealthService
 from agent.ops.openapi import build_openapi
 
+ANONYMOUS_REUSE_S = 1.0
+
 
 class MetricsQuery(BaseModel):
     format: Literal["json", "prometheus"] = "json"
 
 
 def build_routes(health: HealthService, metrics: Metrics) -> list[BaseRoute]:
+    anonymous_answer: list[tuple[float, int]] = []
+
     async def get_health(request: Request) -> Response:
-        status, body = await health.report()
-        return json_response(body, status=status)
+        if request.scope.get("state", {}).get("auth") is not None:
+            status, body = await health.report()
+            return json_response(body, status=status)
+        # Anyone on the machine may ask whether the agent is up; the node id, version, home
+        # path and check details are for the token holder. The answer is reused for a
+        # moment so that anonymous polling cannot run the checks (a database scan) at will.
+        now = time.monotonic()
+        if not anonymous_answer or now - anonymous_answer[0][0] > ANONYMOUS_REUSE_S:
+            status, _ = await health.report()
+            anonymous_answer[:] = [(now, status)]
+        status = anonymous_answer[0][1]
+        return json_response({"status": "ok" if status == 200 else "unhealthy"}, status=status)
 
     async def get_metrics(request: Request) -> Response:
         query = parse_query(request, MetricsQuery)
@@ -41,7 +56,8 @@ def build_routes(health: HealthService, metrics: Metrics) -> list[BaseRoute]:
             methods=["GET"],
             tag="ops",
             public=True,
-            summary="Health checks of this node, each with its own result (200 or 503).",
+            summary="Health checks of this node, each with its own result (200 or 503); "
+            "without credentials only {status: ok | unhealthy}.",
             responses={503: "one or more checks failed"},
         ),
         api_route(

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import webbrowser
-from urllib.parse import quote
 
 import click
 
+from agent.client import AgentClient
 from cli import output
 from cli.runtime import call, global_options, globals_of, locate
 
 
-def login_url(base_url: str, token: str | None) -> str:
-    """The link that logs a browser in (the agent swaps the token for a cookie)."""
-    return f"{base_url}/?token={quote(token, safe='')}" if token else f"{base_url}/"
+async def login_url(client: AgentClient, token: str | None) -> str:
+    """A link that signs a browser in: a single-use code that lives a minute, never the token
+    (a URL shows in `ps`, shell history and the browser's history)."""
+    if not token:
+        # auth = none: first make sure something answers, then the plain address will do.
+        await client.health()
+        return f"{client.base_url}/"
+    code = await client.login_code()
+    return client.base_url + code["login_path"]
 
 
 @click.command("dashboard")
@@ -21,16 +27,14 @@ def login_url(base_url: str, token: str | None) -> str:
 @global_options
 @click.pass_context
 def dashboard(ctx: click.Context, no_browser: bool) -> None:
-    """Print the dashboard login URL and open it in a browser."""
+    """Print a one-time dashboard login URL and open it in a browser."""
     g = globals_of(ctx)
-    base_url, token = locate(g)
-    # A link to an agent that is not running is no use: fail here, with the usual line.
-    call(ctx, lambda client: client.health())
-    url = login_url(base_url, token)
+    _, token = locate(g)
+    url = call(ctx, lambda client: login_url(client, token))
     g.emit(output.render({"url": url}, g.format, lambda body: body["url"]))
     if no_browser:
         return
     if webbrowser.open(url):
         g.note("opened the dashboard in your browser")
     else:
-        g.note("could not open a browser; open the URL above yourself")
+        g.note("could not open a browser; open the URL above yourself (it works once)")

@@ -261,6 +261,7 @@ function connect() {
 
 function showSignedOut() {
   $("signin").hidden = false;
+  $("signout").hidden = true;
   $("content").hidden = true;
   $("error").hidden = true;
   state.source?.close();
@@ -281,6 +282,7 @@ async function refresh() {
     const [status, nodes] = await Promise.all([api("/api/status"), api("/api/nodes")]);
     state.selfId = status.node_id;
     $("signin").hidden = true;
+    $("signout").hidden = false;
     $("error").hidden = true;
     $("content").hidden = false;
     renderStatus(status);
@@ -296,6 +298,13 @@ async function refresh() {
   }
 }
 
+async function signOut() {
+  // Ends the session on the agent too: a copied cookie is worthless afterwards.
+  await fetch("/api/auth/logout", { method: "POST", credentials: "same-origin" }).catch(() => null);
+  showSignedOut();
+}
+
+$("signout").addEventListener("click", signOut);
 window.addEventListener("resize", drawSpark);
 matchMedia("(prefers-color-scheme: dark)").addEventListener("change", drawSpark);
 refresh();

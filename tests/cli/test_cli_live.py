@@ -95,14 +95,21 @@ def test_events_receives_telemetry_as_ndjson_and_table(agent_proc: AgentProcess)
     assert json.loads(replay.stdout)["id"] == event["id"]
 
 
-def test_dashboard_url_logs_in(agent_proc: AgentProcess) -> None:
+def test_dashboard_url_logs_in_once_and_never_shows_the_token(agent_proc: AgentProcess) -> None:
     result = invoke_agent(agent_proc, "dashboard", "--no-browser")
     assert result.exit_code == 0, result.stderr
+    assert agent_proc.token not in result.stdout + result.stderr
     url = result.stdout.strip()
-    assert url == f"{agent_proc.url}/?token={agent_proc.token}"
+    assert url.startswith(f"{agent_proc.url}/login?code=")
     response = httpx.get(url, follow_redirects=False, timeout=10)
     assert response.status_code == 303
-    assert "openfabric_session=" in response.headers["set-cookie"]
+    assert response.headers["location"] == "/"
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith(f"openfabric_session_{agent_proc.info['port']}=")
+    assert agent_proc.token not in cookie
+    again = httpx.get(url, follow_redirects=False, timeout=10)
+    assert again.status_code == 401
+    assert again.json()["error_code"] == "INVALID_LOGIN_CODE"
 
 
 def test_dashboard_opens_the_browser(

@@ -6,7 +6,6 @@ import pytest
 from starlette.testclient import TestClient
 
 from agent.app import create_app
-from agent.core.security import COOKIE_NAME
 from tests.harness import make_settings
 
 URL = "http://127.0.0.1:4892"
@@ -123,24 +122,6 @@ def test_foreign_origin_on_a_read_is_not_refused_by_the_origin_check(
     )
     assert response.status_code == 200
     assert "access-control-allow-origin" not in response.headers
-
-
-def test_cookie_login_sets_a_strict_httponly_cookie(anon: TestClient, home: Path) -> None:
-    response = anon.get(f"/?token={token_of(home)}", follow_redirects=False)
-    assert response.status_code == 303
-    assert response.headers["location"] == "/"
-    cookie = response.headers["set-cookie"]
-    assert cookie.startswith(f"{COOKIE_NAME}=")
-    assert "HttpOnly" in cookie
-    assert "SameSite=strict" in cookie or "SameSite=Strict" in cookie
-    assert anon.get("/api/status").status_code == 200
-
-
-def test_cookie_login_with_a_wrong_token_is_refused(anon: TestClient) -> None:
-    response = anon.get("/?token=wrong", follow_redirects=False)
-    assert_error(response, 401, "INVALID_LOGIN_TOKEN")
-    assert "set-cookie" not in response.headers
-    assert anon.get("/api/status").status_code == 401
 
 
 def test_auth_none_turns_the_token_off_but_keeps_host_checks(tmp_path: Path) -> None:

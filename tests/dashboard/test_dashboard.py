@@ -79,22 +79,38 @@ async def page(
         await context.close()
 
 
+async def login_url(live: LiveAgent) -> str:
+    """A fresh single-use login link, as `openfabric dashboard` opens it."""
+    async with live.client() as client:
+        response = await client.post("/api/auth/login-code")
+    assert response.status_code == 200, response.text
+    return f"{live.url}{response.json()['login_path']}"
+
+
 async def sign_in(page: async_api.Page, live: LiveAgent) -> None:
-    response = await page.goto(f"{live.url}/?token={live.token}")
+    url = await login_url(live)
+    response = await page.goto(url)
     assert response is not None
     assert response.ok
-    assert page.url == f"{live.url}/", "the login link should redirect to / (token leaves the URL)"
+    assert page.url == f"{live.url}/", "the login link should redirect to / (code leaves the URL)"
     assert response.request.redirected_from is not None
-    assert response.request.redirected_from.url.startswith(f"{live.url}/?token=")
+    assert response.request.redirected_from.url == url
+    # The dashboard runs under its strict CSP; a violation would show in console_errors.
+    assert "script-src 'self'" in (await response.all_headers())["content-security-policy"]
     cookies = {c["name"]: c for c in await page.context.cookies()}
-    assert cookies["openfabric_session"]["httpOnly"] is True
-    assert cookies["openfabric_session"]["sameSite"] == "Strict"
+    session = cookies[f"openfabric_session_{live.settings.port}"]
+    assert session["httpOnly"] is True
+    assert session["sameSite"] == "Strict"
+    assert session["value"] != live.token
 
 
 async def wait_for_sse_updates(page: async_api.Page, count: int) -> None:
     """`data-updates` on the CPU figure counts node.telemetry events rendered from the stream."""
+    # A function, not an expression: playwright evals expressions in the page, which the
+    # dashboard's CSP (no 'unsafe-eval') rightly refuses.
     await page.wait_for_function(
-        f"Number(document.getElementById('cpu-total').dataset.updates) >= {count}",
+        "(count) => Number(document.getElementById('cpu-total').dataset.updates) >= count",
+        arg=count,
         timeout=TIMEOUT_MS,
     )
 
@@ -149,7 +165,7 @@ async def test_without_token_shows_sign_in_panel(
     assert [e for e in console_errors if e.startswith("uncaught")] == []
 
     # Signing in elsewhere in this browser (the cookie is shared) brings the page back by itself.
-    login = await page.context.request.get(f"{live.url}/?token={live.token}")
+    login = await page.context.request.get(await login_url(live))
     assert login.ok
     # The page re-checks every 5 s; expect()'s own default timeout is only 5 s.
     await expect(page.locator("#content")).to_be_visible(timeout=TIMEOUT_MS)
@@ -168,3 +184,21 @@ async def test_screenshot_is_a_png(
     assert data.startswith(PNG_MAGIC)
     assert len(data) > 10_000
     assert console_errors == []
+
+
+async def test_sign_out_ends_the_session(
+    page: async_api.Page, live: LiveAgent, console_errors: list[str]
+) -> None:
+    expect = async_api.expect
+    await sign_in(page, live)
+    await expect(page.locator("#content")).to_be_visible()
+    name = f"openfabric_session_{live.settings.port}"
+    secret = {c["name"]: c["value"] for c in await page.context.cookies()}[name]
+    await page.locator("#signout").click()
+    await expect(page.locator("#signin")).to_be_visible()
+    await expect(page.locator("#signout")).to_be_hidden()
+    assert name not in {c["name"] for c in await page.context.cookies()}
+    # The agent forgot the session: a copy of the cookie taken before is refused.
+    async with live.client(headers={"Authorization": "", "Cookie": f"{name}={secret}"}) as c:
+        assert (await c.get("/api/status")).status_code == 401
+    assert [e for e in console_errors if e.startswith("uncaught")] == []

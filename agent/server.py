@@ -9,7 +9,6 @@ streams never hold shutdown past uvicorn's short graceful timeout.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import json
 import logging
@@ -17,7 +16,6 @@ import logging.handlers
 import os
 import socket
 import time
-from collections.abc import Generator
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -26,6 +24,8 @@ import uvicorn
 
 from agent import __version__
 from agent.app import create_app
+from agent.log_limits import RepeatFilter
+from agent.peer.serving import PeerServer, guard_limits, peer_config, raise_open_file_limit
 from agent.settings import Settings
 
 log = logging.getLogger("openfabric")
@@ -65,8 +65,11 @@ def configure_logging(settings: Settings) -> None:
     level = getattr(logging, settings.log_level.upper())
     root = logging.getLogger()
     root.handlers.clear()
+    # On the handlers, not the root logger: logger filters miss records from child loggers.
+    repeats = RepeatFilter()
     console = logging.StreamHandler()
     console.setFormatter(logging.Formatter(LOG_FORMAT))
+    console.addFilter(repeats)
     root.addHandler(console)
     logs = settings.home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -74,6 +77,7 @@ def configure_logging(settings: Settings) -> None:
         logs / "agent.log", maxBytes=5 * 2**20, backupCount=3, encoding="utf-8"
     )
     file.setFormatter(logging.Formatter(LOG_FORMAT))
+    file.addFilter(repeats)
     root.addHandler(file)
     root.setLevel(level)
     for name in ("uvicorn", "uvicorn.error"):
@@ -115,14 +119,6 @@ def remove_agent_file(home: Path) -> None:
         pass
 
 
-class _PeerServer(uvicorn.Server):
-    """The peer listener; signals are handled by the main server, which stops this one."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
-
-
 class _AgentServer(uvicorn.Server):
     """The local API server. After its startup (the app's lifespan: database, subsystems) it
     starts the peer listener; at shutdown it stops the peer listener first."""
@@ -132,7 +128,7 @@ class _AgentServer(uvicorn.Server):
         config: uvicorn.Config,
         settings: Settings,
         node_id: str,
-        peer: _PeerServer,
+        peer: PeerServer,
         peer_socket: socket.socket,
     ) -> None:
         super().__init__(config)
@@ -186,6 +182,7 @@ def serve(settings: Settings) -> None:
     """Run the agent in the foreground until a signal stops it; raises ServeError."""
     settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
     configure_logging(settings)
+    open_files = raise_open_file_limit()
     sock = bind(settings.host, settings.port)
     try:
         peer_sock = bind(settings.peer_host, settings.peer_port)
@@ -202,14 +199,21 @@ def serve(settings: Settings) -> None:
         "proxy_headers": False,
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
     }
-    peer = _PeerServer(
-        uvicorn.Config(
+    limits = guard_limits(
+        settings.peer_max_connections,
+        settings.peer_max_connections_per_address,
+        settings.peer_handshake_timeout,
+        open_files,
+    )
+    peer = PeerServer(
+        peer_config(
             app.state.peer_app,
-            lifespan="off",
-            ssl_certfile=str(identity.tls_cert_path),
-            ssl_keyfile=str(identity.tls_key_path),
+            str(identity.tls_cert_path),
+            str(identity.tls_key_path),
             **common,
-        )
+        ),
+        limits,
+        app.state.metrics,
     )
     server = _AgentServer(
         uvicorn.Config(app, lifespan="on", **common), settings, identity.node_id, peer, peer_sock

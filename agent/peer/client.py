@@ -68,12 +68,18 @@ class PeerClient:
         ordered = [preferred] if preferred in target.addresses else []
         return [*ordered, *(a for a in target.addresses if a != preferred)]
 
+    def _sign(self, target: PeerTarget, method: str, path: str, digest: str) -> dict[str, str]:
+        # Naming the receiver keeps a request signed for one member from running on another.
+        return sign_headers(
+            self.identity.sign, self.identity.node_id, method, path, digest, receiver=target.node_id
+        )
+
     def _prepare(
-        self, method: str, path: str, json_body: Any
+        self, target: PeerTarget, method: str, path: str, json_body: Any
     ) -> tuple[bytes | None, dict[str, str]]:
         body = None if json_body is None else json.dumps(json_body).encode()
         digest = hashlib.sha256(body).hexdigest() if body else EMPTY_DIGEST
-        headers = sign_headers(self.identity.sign, self.identity.node_id, method, path, digest)
+        headers = self._sign(target, method, path, digest)
         if body is not None:
             headers["content-type"] = "application/json"
         return body, headers
@@ -95,7 +101,7 @@ class PeerClient:
         last_error: Exception | None = None
         for address in self._addresses(target):
             # Signed afresh per attempt: a nonce must never be sent twice.
-            body, headers = self._prepare(method, path, json_body)
+            body, headers = self._prepare(target, method, path, json_body)
             try:
                 response = await client.request(
                     method,
@@ -131,12 +137,10 @@ class PeerClient:
         if content is not None:
             if content_sha256 is None or json_body is not None:
                 raise ValueError("a streamed body needs content_sha256 and no json_body")
-            headers = sign_headers(
-                self.identity.sign, self.identity.node_id, method, path, content_sha256
-            )
+            headers = self._sign(target, method, path, content_sha256)
             body: bytes | AsyncIterable[bytes] | None = content
         else:
-            body, headers = self._prepare(method, path, json_body)
+            body, headers = self._prepare(target, method, path, json_body)
         url = self._url(target, self._addresses(target)[0], path)
         try:
             async with self._client(target).stream(

@@ -26,9 +26,16 @@ def peer_client(target: AgentProcess) -> httpx.Client:
     )
 
 
-def signed(identity: Identity, body: bytes = BODY, path: str = "/peer/heartbeat") -> dict[str, str]:
+def signed(
+    identity: Identity, to: AgentProcess, body: bytes = BODY, path: str = "/peer/heartbeat"
+) -> dict[str, str]:
     headers = sign_headers(
-        identity.sign, identity.node_id, "POST", path, hashlib.sha256(body).hexdigest()
+        identity.sign,
+        identity.node_id,
+        "POST",
+        path,
+        hashlib.sha256(body).hexdigest(),
+        receiver=to.info["node_id"],
     )
     return {**headers, "content-type": "application/json"}
 
@@ -55,7 +62,7 @@ def expect(response: httpx.Response, status: int, code: str) -> None:
 def test_member_request_is_accepted(trio: list[AgentProcess]) -> None:
     with peer_client(trio[0]) as client:
         response = client.post(
-            "/peer/heartbeat", content=BODY, headers=signed(identity_of(trio[1]))
+            "/peer/heartbeat", content=BODY, headers=signed(identity_of(trio[1]), trio[0])
         )
     assert response.status_code == 200
     assert "membership" in response.json()
@@ -68,7 +75,7 @@ def test_unsigned_request(trio: list[AgentProcess]) -> None:
 
 
 def test_replayed_request(trio: list[AgentProcess]) -> None:
-    headers = signed(identity_of(trio[1]))
+    headers = signed(identity_of(trio[1]), trio[0])
     with peer_client(trio[0]) as client:
         assert client.post("/peer/heartbeat", content=BODY, headers=headers).status_code == 200
         expect(
@@ -78,7 +85,7 @@ def test_replayed_request(trio: list[AgentProcess]) -> None:
 
 
 def test_stale_request(trio: list[AgentProcess]) -> None:
-    headers = signed(identity_of(trio[1]))
+    headers = signed(identity_of(trio[1]), trio[0])
     headers[TIMESTAMP] = f"{float(headers[TIMESTAMP]) - 120:.3f}"
     with peer_client(trio[0]) as client:
         expect(client.post("/peer/heartbeat", content=BODY, headers=headers), 401, "STALE_REQUEST")
@@ -88,7 +95,12 @@ def test_wrong_key_for_a_member_id(tmp_path: Path, trio: list[AgentProcess]) -> 
     impostor = load_or_create_identity(tmp_path / "impostor")
     member_id = trio[1].info["node_id"]
     headers = sign_headers(
-        impostor.sign, member_id, "POST", "/peer/heartbeat", hashlib.sha256(BODY).hexdigest()
+        impostor.sign,
+        member_id,
+        "POST",
+        "/peer/heartbeat",
+        hashlib.sha256(BODY).hexdigest(),
+        receiver=trio[0].info["node_id"],
     )
     headers["content-type"] = "application/json"
     with peer_client(trio[0]) as client:
@@ -100,14 +112,14 @@ def test_unknown_node(tmp_path: Path, trio: list[AgentProcess]) -> None:
     stranger = load_or_create_identity(tmp_path / "stranger")
     with peer_client(trio[0]) as client:
         expect(
-            client.post("/peer/heartbeat", content=BODY, headers=signed(stranger)),
+            client.post("/peer/heartbeat", content=BODY, headers=signed(stranger, trio[0])),
             403,
             "UNKNOWN_NODE",
         )
 
 
 def test_tampered_body(trio: list[AgentProcess]) -> None:
-    headers = signed(identity_of(trio[1]))
+    headers = signed(identity_of(trio[1]), trio[0])
     tampered = json.dumps({"telemetry": {"evil": True}, "membership": {}}).encode()
     with peer_client(trio[0]) as client:
         expect(
@@ -118,7 +130,7 @@ def test_tampered_body(trio: list[AgentProcess]) -> None:
 
 
 def test_signature_covers_the_path(trio: list[AgentProcess]) -> None:
-    headers = signed(identity_of(trio[1]), path="/peer/heartbeat")
+    headers = signed(identity_of(trio[1]), trio[0], path="/peer/heartbeat")
     members = json.dumps({"members": []}).encode()
     headers[DIGEST] = hashlib.sha256(members).hexdigest()
     with peer_client(trio[0]) as client:
@@ -136,7 +148,7 @@ def test_evicted_node_is_refused_everywhere(trio: list[AgentProcess]) -> None:
         def refuses(a: AgentProcess = agent) -> bool:
             with peer_client(a) as client:
                 response = client.post(
-                    "/peer/heartbeat", content=BODY, headers=signed(evicted_identity)
+                    "/peer/heartbeat", content=BODY, headers=signed(evicted_identity, a)
                 )
             return response.status_code == 403 and response.json()["error_code"] == "NODE_EVICTED"
 
@@ -152,5 +164,6 @@ def test_restarted_member_keeps_its_key(tmp_path: Path, trio: list[AgentProcess]
     node = trio[1]
     node.stop()
     with agent_process(node.home) as again, peer_client(trio[0]) as client:
-        response = client.post("/peer/heartbeat", content=BODY, headers=signed(identity_of(again)))
+        headers = signed(identity_of(again), trio[0])
+        response = client.post("/peer/heartbeat", content=BODY, headers=headers)
         assert response.status_code == 200

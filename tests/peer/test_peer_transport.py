@@ -17,7 +17,7 @@ from starlette.routing import Route
 from agent.core.metrics import Metrics
 from agent.peer.client import PeerClient, PeerTarget, PeerUnreachable
 from agent.peer.identity import Identity, load_or_create_identity
-from agent.peer.listener import create_peer_app, peer_node
+from agent.peer.listener import body_limit, create_peer_app, peer_node
 from agent.peer.signing import NonceCache
 from agent.server import bind
 
@@ -64,10 +64,10 @@ async def peer_server(tmp_path: Path) -> AsyncIterator[PeerServer]:
         [
             Route("/peer/whoami", whoami, methods=["POST"]),
             Route("/peer/ticks", ticks, methods=["GET"]),
-            Route("/peer/upload", upload, methods=["POST"]),
+            body_limit(Route("/peer/upload", upload, methods=["POST"]), 64 * 65536),
         ],
         key_of=members.get,
-        nonces=NonceCache(),
+        nonces=NonceCache(server_identity.node_id),
         metrics=Metrics(),
     )
     sock = bind("127.0.0.1", 0)

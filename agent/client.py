@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 import httpx
 
+from agent.client_auth import AuthMixin, LoggedOut, LoginCode
 from agent.client_discovery import DEFAULT_URL, discover
 from agent.client_llm import LlmMixin
 from agent.client_llm_models import (
@@ -43,6 +44,7 @@ from agent.client_llm_models import (
     SessionMessage,
 )
 from agent.client_models import (
+    AdmittedNode,
     AgentUnavailable,
     ApiError,
     Breaker,
@@ -80,11 +82,13 @@ from agent.client_storage import Download, StorageDownload, StorageMixin
 
 # fmt: off
 __all__ = [
-    "DEFAULT_TIMEOUT", "DEFAULT_URL", "AgentClient", "AgentUnavailable", "ApiError", "Breaker",
-    "ChatAnswer", "ChatEvent", "ChatMessage", "ChatSession", "ChatSessionDetail", "ChatStats",
-    "ClientError", "ClusterModel", "DeleteResult", "Discovered", "DiscoveredAgent",
+    "DEFAULT_TIMEOUT", "DEFAULT_URL", "AdmittedNode", "AgentClient", "AgentUnavailable",
+    "ApiError", "Breaker", "ChatAnswer", "ChatEvent", "ChatMessage", "ChatSession",
+    "ChatSessionDetail", "ChatStats", "ClientError", "ClusterModel", "DeleteResult", "Discovered",
+    "DiscoveredAgent",
     "DispatchLatency", "Download", "EvictResult", "Health", "HealthCheck", "Issuer", "JoinResult",
-    "JoinToken", "LeaveResult", "LlmModel", "LlmStatus", "LoadedModel", "LogEvent", "MetricFamily",
+    "JoinToken", "LeaveResult", "LlmModel", "LlmStatus", "LoadedModel", "LogEvent",
+    "LoggedOut", "LoginCode", "MetricFamily",
     "MetricSample", "ModelCatalog", "ModelDeleted", "ModelHolder", "ModelPlan", "Node",
     "NodeResources", "PullEvent", "SSEParser", "SchedulerNode", "SchedulerStats", "SessionDeleted",
     "SessionList", "SessionMessage", "Status", "StorageDownload", "StorageListing", "StoredFile",
@@ -95,7 +99,7 @@ __all__ = [
 DEFAULT_TIMEOUT = 10.0
 
 
-class AgentClient(StorageMixin, LlmMixin):
+class AgentClient(StorageMixin, LlmMixin, AuthMixin):
     """Async client of one agent's local API (`/api/...`); storage calls in `client_storage`,
     LLM pool, chat and chat sessions in `client_llm`.
 
@@ -151,9 +155,15 @@ class AgentClient(StorageMixin, LlmMixin):
         result: Node = await self._get_json(f"/api/nodes/{quote(node_id, safe='')}")
         return result
 
-    async def evict_node(self, node_id: str) -> EvictResult:
-        """Evict a member everywhere (404 NODE_NOT_FOUND, 409 CANNOT_EVICT_SELF)."""
-        response = await self._request("DELETE", f"/api/nodes/{quote(node_id, safe='')}")
+    async def evict_node(self, node_id: str, *, evict_admitted: bool = False) -> EvictResult:
+        """Evict a member everywhere, for good (404 NODE_NOT_FOUND, 409 CANNOT_EVICT_SELF).
+
+        The answer lists the members it admitted (`admitted`) for review; `evict_admitted`
+        evicts them too (`also_evicted`)."""
+        params = {"evict_admitted": "true"} if evict_admitted else None
+        response = await self._request(
+            "DELETE", f"/api/nodes/{quote(node_id, safe='')}", params=params
+        )
         result: EvictResult = self._json(response)
         return result
 
@@ -185,7 +195,9 @@ class AgentClient(StorageMixin, LlmMixin):
         return result
 
     async def health(self) -> Health:
-        """The health report; returned (not raised) when the agent answers 503 unhealthy."""
+        """The health report; returned (not raised) when the agent answers 503 unhealthy.
+
+        Without a token the agent answers only `{"status": "ok" | "unhealthy"}`."""
         response = await self._request("GET", "/api/health", ok=503)
         body = self._json(response)
         if response.status_code == 503 and "checks" not in body:

@@ -141,9 +141,18 @@ class LeaveResult(TypedDict):
     node_id: str
 
 
+class AdmittedNode(TypedDict):
+    node_id: str
+    name: str
+    status: str
+
+
 class EvictResult(TypedDict):
     node_id: str
     evicted: bool
+    # The members the evicted node admitted (to review), and those evicted with it.
+    admitted: list[AdmittedNode]
+    also_evicted: list[str]
 
 
 class DiscoveredAgent(TypedDict):

@@ -25,7 +25,10 @@ class ClusterSubsystem:
         self.store = ClusterStore(ctx.db)
         self.membership = Membership(ctx, self.store)
         self.peers = PeerClient(ctx.identity)
-        self.nonces = NonceCache()
+        # Requests must name this node; nonces of future-dated ones survive a restart.
+        self.nonces = NonceCache(
+            ctx.identity.node_id, journal=ctx.settings.home / "peer-nonces.log"
+        )
         self.heartbeats = Heartbeats(ctx, self.membership, self.peers, telemetry)
         self.joins = JoinService(ctx, self.membership, self.peers, self.heartbeats)
         self.view = ClusterView(ctx, self.membership, telemetry)

@@ -15,8 +15,12 @@ import time
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from pydantic import ValidationError
+
 from agent.cluster.membership import Membership
+from agent.cluster.models import Table
 from agent.cluster.store import EVICTED, Member
+from agent.core.http import peer_answer
 from agent.core.subsystem import Context
 from agent.peer.client import PeerClient, PeerUnreachable
 
@@ -29,12 +33,6 @@ LIVENESS_TICK_S = 0.1
 
 class TelemetrySource(Protocol):
     def latest(self) -> dict[str, Any] | None: ...
-
-
-def parse_members(data: Any) -> list[Member]:
-    if not isinstance(data, list):
-        raise ValueError("members must be a list")
-    return [Member.from_wire(item) for item in data]
 
 
 class Heartbeats:
@@ -119,8 +117,7 @@ class Heartbeats:
     async def _handle_answer(self, member: Member, status: int, body: dict[str, Any]) -> None:
         if status == 403 and body.get("error_code") == "NODE_EVICTED":
             self.sent.labels("evicted").inc()
-            me = self.membership.me()
-            await self.membership.become_lone(me.bumped(self.ctx.clock(), status=EVICTED))
+            await self.membership.become_lone(EVICTED)
             return
         if status != 200:
             self.sent.labels(f"http_{status}").inc()
@@ -142,9 +139,10 @@ class Heartbeats:
                 json_body=self.membership.wire(),
                 timeout=5,
             )
-            if response.status_code == 200:
-                await self.membership.merge(parse_members(response.json()["members"]))
-        except (PeerUnreachable, OSError, ValueError, KeyError, TypeError) as exc:
+            answer = _json(response)
+            if response.status_code == 200 and answer.get("cluster_id") is not None:
+                await self.membership.merge(Table.model_validate(answer))
+        except (PeerUnreachable, OSError, ValidationError) as exc:
             log.debug("membership sync with %s failed: %s", member.node_id, exc)
 
     async def broadcast(self, extra: Iterable[Member] = ()) -> None:
@@ -156,8 +154,4 @@ class Heartbeats:
 
 
 def _json(response: Any) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
+    return peer_answer(response.content) or {}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -11,19 +10,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from agent.cluster.heartbeat import Heartbeats, parse_members
+from agent.cluster.heartbeat import Heartbeats
 from agent.cluster.join import JoinService
 from agent.cluster.membership import Membership
+from agent.cluster.models import JoinBody, Table
 from agent.cluster.onboarding import invitation_page, refusal_page
-from agent.cluster.store import Member
 from agent.cluster.tokens import decode
 from agent.core.errors import ApiError, BadRequest, Conflict
-from agent.core.http import json_response, read_body, validate
-from agent.peer.listener import peer_node, request_target
+from agent.core.http import decode_json, json_response, read_body, validate
+from agent.peer.listener import body_limit, peer_node, request_target
 from agent.peer.signing import DIGEST, NonceCache, verify
 
 JOIN_BODY_LIMIT = 256 * 1024
 SYNC_BODY_LIMIT = 8 * 1024 * 1024
+HEARTBEAT_BODY_LIMIT = 1024 * 1024
 
 
 class _Lenient(BaseModel):
@@ -37,23 +37,8 @@ class HeartbeatBody(_Lenient):
     membership: dict[str, Any] = {}
 
 
-class SyncBody(_Lenient):
-    cluster_id: str | None = None
-    members: list[dict[str, Any]]
-
-
-class JoinBody(_Lenient):
-    token_id: str
-    secret: str
-    node: dict[str, Any]
-
-
 async def _json_body(request: Request, limit: int) -> dict[str, Any]:
-    raw = await read_body(request, limit)
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("malformed JSON body", code="INVALID_JSON") from None
+    data = await decode_json(await read_body(request, limit))
     if not isinstance(data, dict):
         raise BadRequest("the JSON body must be an object", code="INVALID_JSON")
     return data
@@ -63,34 +48,28 @@ def build_peer_routes(
     membership: Membership, heartbeats: Heartbeats, joins: JoinService, nonces: NonceCache
 ) -> list[BaseRoute]:
     async def heartbeat(request: Request) -> Response:
-        body = validate(HeartbeatBody, await _json_body(request, SYNC_BODY_LIMIT))
+        body = validate(HeartbeatBody, await _json_body(request, HEARTBEAT_BODY_LIMIT))
         observed = request.client.host if request.client else None
         membership.heard_from(peer_node(request), body.telemetry, observed, body.capabilities)
         return json_response(heartbeats.payload())
 
     async def sync(request: Request) -> Response:
-        body = validate(SyncBody, await _json_body(request, SYNC_BODY_LIMIT))
-        if body.cluster_id and membership.cluster_id and body.cluster_id != membership.cluster_id:
+        body = validate(Table, await _json_body(request, SYNC_BODY_LIMIT))
+        if body.cluster_id != membership.cluster_id:
             raise Conflict("membership is for another cluster", code="CLUSTER_MISMATCH")
-        try:
-            incoming = parse_members(body.members)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise BadRequest(f"malformed member table: {exc}") from None
-        await membership.merge(incoming)
+        await membership.merge(body)
         if membership.cluster_id is None:
             # This node has just been removed; it has no table to offer any more.
-            return json_response({"cluster_id": None, "version": 0, "members": []})
+            return json_response({"cluster_id": None, "records": [], "nodes": []})
         return json_response(membership.wire())
 
     async def join(request: Request) -> Response:
         raw = await read_body(request, JOIN_BODY_LIMIT)
-        try:
-            body = validate(JoinBody, json.loads(raw))
-            joiner = Member.from_wire({**body.node, "status": "member"})
-        except ApiError:
-            raise
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-            raise BadRequest(f"malformed join request: {exc}", code="INVALID_JSON") from None
+        data = await decode_json(raw)
+        if not isinstance(data, dict):
+            raise BadRequest("the JSON body must be an object", code="INVALID_JSON")
+        body = validate(JoinBody, data)
+        joiner = body.node.body
         if request.headers.get(DIGEST) != hashlib.sha256(raw).hexdigest():
             raise BadRequest(
                 "request body does not match its signed digest", code="BODY_DIGEST_MISMATCH"
@@ -106,7 +85,7 @@ def build_peer_routes(
             key_of=joiner_key,
             nonces=nonces,
         )
-        return json_response(await joins.accept(body.token_id, body.secret, joiner))
+        return json_response(await joins.accept(body))
 
     async def onboarding(request: Request) -> Response:
         text = request.path_params["token"]
@@ -121,8 +100,8 @@ def build_peer_routes(
         return refusal_page(state, 404 if state == "unknown" else 410)
 
     return [
-        Route("/peer/heartbeat", heartbeat, methods=["POST"]),
-        Route("/peer/membership", sync, methods=["POST"]),
-        Route("/api/cluster/join", join, methods=["POST"]),
+        body_limit(Route("/peer/heartbeat", heartbeat, methods=["POST"]), HEARTBEAT_BODY_LIMIT),
+        body_limit(Route("/peer/membership", sync, methods=["POST"]), SYNC_BODY_LIMIT),
+        body_limit(Route("/api/cluster/join", join, methods=["POST"]), JOIN_BODY_LIMIT),
         Route("/join/{token:path}", onboarding, methods=["GET"]),
     ]

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from agent.cluster.join import JoinService
 from agent.cluster.service import ClusterView
-from agent.core.http import StrictModel, api_route, json_response, read_json
+from agent.core.http import (
+    QueryParam,
+    StrictModel,
+    api_route,
+    json_response,
+    parse_query,
+    read_json,
+)
 
 
 class JoinRemoteBody(StrictModel):
     token: str
+
+
+class EvictQuery(BaseModel):
+    evict_admitted: bool = False
 
 
 def build_routes(view: ClusterView, joins: JoinService) -> list[BaseRoute]:
@@ -27,7 +39,10 @@ def build_routes(view: ClusterView, joins: JoinService) -> list[BaseRoute]:
         return json_response(view.get(request.path_params["node_id"]))
 
     async def evict_node(request: Request) -> Response:
-        return json_response(await joins.evict(request.path_params["node_id"]))
+        query = parse_query(request, EvictQuery)
+        return json_response(
+            await joins.evict(request.path_params["node_id"], evict_admitted=query.evict_admitted)
+        )
 
     async def join_token(request: Request) -> Response:
         return json_response(await joins.issue_token())
@@ -68,7 +83,16 @@ def build_routes(view: ClusterView, joins: JoinService) -> list[BaseRoute]:
             evict_node,
             methods=["DELETE"],
             tag=tag,
-            summary="Evict a member everywhere; its key is refused from then on.",
+            summary="Evict a member everywhere, for good; its key is refused from then on. The "
+            "answer lists the members it admitted (`admitted`), for review; "
+            "?evict_admitted=true evicts them too (`also_evicted`).",
+            query=[
+                QueryParam(
+                    "evict_admitted",
+                    type="boolean",
+                    description="also evict the members the node admitted (default false)",
+                )
+            ],
             responses={404: "NODE_NOT_FOUND", 409: "CANNOT_EVICT_SELF"},
         ),
         api_route(
@@ -89,6 +113,7 @@ def build_routes(view: ClusterView, joins: JoinService) -> list[BaseRoute]:
                 409: "ALREADY_IN_CLUSTER",
                 410: "TOKEN_EXPIRED | TOKEN_USED",
                 422: "FINGERPRINT_MISMATCH",
+                502: "BAD_JOIN_ANSWER",
                 503: "ISSUER_UNREACHABLE",
             },
         ),

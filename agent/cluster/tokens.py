@@ -1,7 +1,9 @@
 """Join tokens: `ofj1.<base64url JSON>`, one string to paste on the joining device.
 
 The payload carries what the joiner needs to reach and trust the issuer (addresses, peer
-port, certificate fingerprint) and what proves the invitation (token id + a 160-bit secret).
+port, certificate fingerprint), the cluster it invites into (the issuer refuses a token whose
+cluster is not its current one, and the joiner refuses an answer for another cluster), and
+what proves the invitation (token id + a 160-bit secret).
 The issuer keeps only the secret's SHA-256, so a leaked database does not leak live tokens.
 """
 
@@ -11,6 +13,7 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +22,8 @@ from agent.core.errors import BadRequest
 
 PREFIX = "ofj1."
 MAX_TOKEN_LENGTH = 4096
+_CLUSTER_ID = re.compile(r"[0-9a-f]{32}")
+_TOKEN_ID = re.compile(r"[0-9a-f]{16}")
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,9 @@ def decode(text: str) -> JoinToken:
         raise _invalid("fields are missing or of the wrong type") from None
     if not token.addresses or not 0 < token.peer_port < 65536 or len(token.fingerprint) != 64:
         raise _invalid("issuer address, port or fingerprint is malformed")
+    if not (_CLUSTER_ID.fullmatch(token.cluster_id) and _TOKEN_ID.fullmatch(token.token_id)):
+        # A token from before cluster ids were bound to their founder is void anyway.
+        raise _invalid("cluster id or token id is malformed")
     return token
 
 

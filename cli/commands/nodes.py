@@ -135,14 +135,34 @@ async def by_prefix(client: AgentClient, node_id: str, action: Callable[[str], A
 @nodes.command("evict")
 @click.argument("node_id")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--evict-admitted",
+    is_flag=True,
+    help="Also evict the members this node admitted (by default they stay, listed for review).",
+)
 @global_options
 @click.pass_context
-def evict_node(ctx: click.Context, node_id: str, yes: bool) -> None:
-    """Remove a node from the cluster everywhere; its key is refused from then on.
+def evict_node(ctx: click.Context, node_id: str, yes: bool, evict_admitted: bool) -> None:
+    """Remove a node from the cluster everywhere, for good; its key is refused from then on.
 
     NODE_ID may be a unique prefix. Asks first on a terminal; elsewhere --yes is required.
+    The members the node admitted are listed so they can be reviewed.
     """
     g = globals_of(ctx)
-    confirm(f"Evict node {node_id} from the cluster?", yes, refused="not evicted")
-    result = call(ctx, lambda client: by_prefix(client, node_id, client.evict_node))
-    g.emit(output.render(result, g.format, lambda r: f"evicted {r.get('node_id', node_id)}"))
+    also = " and every member it admitted" if evict_admitted else ""
+    confirm(f"Evict node {node_id}{also} from the cluster?", yes, refused="not evicted")
+
+    async def evict(client: AgentClient, full_id: str) -> Any:
+        return await client.evict_node(full_id, evict_admitted=evict_admitted)
+
+    result = call(ctx, lambda client: by_prefix(client, node_id, lambda n: evict(client, n)))
+    g.emit(output.render(result, g.format, lambda r: evict_text(r, node_id)))
+
+
+def evict_text(result: dict[str, Any], node_id: str) -> str:
+    lines = [f"evicted {result.get('node_id', node_id)}"]
+    also = set(result.get("also_evicted") or [])
+    for admitted in result.get("admitted") or []:
+        verdict = "evicted too" if admitted["node_id"] in also else "still a member, review it"
+        lines.append(f"  admitted {admitted['node_id']} ({admitted['name']}): {verdict}")
+    return "\n".join(lines)

@@ -17,6 +17,7 @@ from cli.commands.cluster import (
     joined_table,
     token_of,
 )
+from cli.commands.nodes import evict_text
 from cli.main import cli
 from tests.cli.conftest import cli_env, free_port, invoke
 
@@ -120,3 +121,21 @@ def test_on_a_terminal_the_prompt_decides(tmp_path: Path, monkeypatch: pytest.Mo
     assert yes.stderr.endswith(
         f"no agent is answering at http://127.0.0.1:{port} (start one with 'openfabric serve')\n"
     )
+
+
+def test_evict_text_lists_whom_the_node_admitted() -> None:
+    assert evict_text({"node_id": "n1", "evicted": True}, "n") == "evicted n1"
+    result = {
+        "node_id": "n1",
+        "evicted": True,
+        "admitted": [
+            {"node_id": "n2", "name": "desk", "status": "member"},
+            {"node_id": "n3", "name": "nas", "status": "evicted"},
+        ],
+        "also_evicted": ["n3"],
+    }
+    assert evict_text(result, "n").splitlines() == [
+        "evicted n1",
+        "  admitted n2 (desk): still a member, review it",
+        "  admitted n3 (nas): evicted too",
+    ]

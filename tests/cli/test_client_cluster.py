@@ -123,10 +123,30 @@ async def test_evict_node_quotes_the_id() -> None:
     assert recorder.only.url.raw_path == b"/api/nodes/a%2Fb"
 
 
+async def test_evict_node_can_evict_whom_it_admitted() -> None:
+    body = {
+        "node_id": "n1",
+        "evicted": True,
+        "admitted": [{"node_id": "n2", "name": "desk", "status": "evicted"}],
+        "also_evicted": ["n2"],
+    }
+    recorder = Recorder(body)
+    async with recorder.client() as client:
+        assert await client.evict_node("n1", evict_admitted=True) == body
+    assert recorder.only.method == "DELETE"
+    assert recorder.only.url.path == "/api/nodes/n1"
+    assert recorder.only.url.params["evict_admitted"] == "true"
+    recorder = Recorder({**body, "admitted": [], "also_evicted": []})
+    async with recorder.client() as client:
+        await client.evict_node("n1")
+    assert "evict_admitted" not in recorder.only.url.params
+
+
 def test_models_are_re_exported_by_agent_client() -> None:
     names = [
         "Discovered",
         "DiscoveredAgent",
+        "AdmittedNode",
         "EvictResult",
         "Health",
         "JoinResult",

@@ -1,0 +1,111 @@
+"""Liveness per member: who was heard from lately, and who has gone quiet.
+
+`heard_from` marks a member online; `check_liveness` turns silence into suspect (after
+`suspect_after`) and offline (after `offline_after`). Held in memory only.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.cluster import events
+from agent.cluster.store import MEMBER, Member
+from agent.core.subsystem import Context
+
+ONLINE, SUSPECT, OFFLINE = "online", "suspect", "offline"
+
+
+@dataclass
+class Liveness:
+    state: str = OFFLINE
+    last_seen: float = 0.0
+    heard_at: float | None = None
+    telemetry: dict[str, Any] | None = None
+    capabilities: dict[str, Any] = field(default_factory=dict)
+    observed: tuple[str, ...] = ()
+
+
+class LivenessTracking:
+    """The liveness half of `Membership`."""
+
+    ctx: Context
+    members: dict[str, Member]
+    live: dict[str, Liveness]
+
+    @property
+    def node_id(self) -> str:
+        return self.ctx.identity.node_id
+
+    def peers(self) -> list[Member]:
+        return [
+            m for m in self.members.values() if m.status == MEMBER and m.node_id != self.node_id
+        ]
+
+    def heard_from(
+        self,
+        node_id: str,
+        telemetry: dict[str, Any] | None,
+        observed: str | None = None,
+        capabilities: dict[str, Any] | None = None,
+    ) -> None:
+        member = self.members.get(node_id)
+        if member is None or member.status != MEMBER:
+            return
+        live = self.live.setdefault(node_id, Liveness())
+        live.heard_at = time.monotonic()
+        live.last_seen = self.ctx.clock()
+        if telemetry is not None:
+            live.telemetry = telemetry
+        if isinstance(capabilities, dict):
+            live.capabilities = capabilities
+        if observed and observed not in member.addresses:
+            live.observed = (observed,)
+        if live.state != ONLINE:
+            live.state = ONLINE
+            self._publish(events.NODE_ONLINE, member)
+
+    def check_liveness(self) -> list[Member]:
+        """Demote silent members; answers those that just went offline."""
+        now = time.monotonic()
+        settings = self.ctx.settings
+        offline: list[Member] = []
+        for member in self.peers():
+            live = self.live.setdefault(member.node_id, Liveness())
+            silence = now - live.heard_at if live.heard_at is not None else float("inf")
+            state = (
+                ONLINE
+                if silence < settings.suspect_after
+                else SUSPECT
+                if silence < settings.offline_after
+                else OFFLINE
+            )
+            if state == live.state or (state == SUSPECT and live.state == OFFLINE):
+                continue
+            live.state = state
+            self._publish(events.NODE_SUSPECT if state == SUSPECT else events.NODE_OFFLINE, member)
+            if state == OFFLINE:
+                offline.append(member)
+        return offline
+
+    def state_of(self, node_id: str) -> str:
+        if node_id == self.node_id:
+            return ONLINE
+        return self.live.get(node_id, Liveness()).state
+
+    def set_observed(self, node_id: str, addresses: tuple[str, ...]) -> None:
+        self.live.setdefault(node_id, Liveness()).observed = addresses
+
+    def _publish(self, topic: str, member: Member) -> None:
+        self.ctx.bus.publish(
+            topic,
+            {
+                "node_id": member.node_id,
+                "name": member.name,
+                "status": member.status,
+                "state": self.state_of(member.node_id),
+                "addresses": list(member.addresses),
+                "self": member.node_id == self.node_id,
+            },
+        )

@@ -9,8 +9,10 @@ from starlette.routing import BaseRoute
 from agent.cluster import ClusterSubsystem
 from agent.core.subsystem import Context
 from agent.storage.chunks import ChunkStore
+from agent.storage.gc import Collector
 from agent.storage.healing import Healer
 from agent.storage.peer_routes import build_peer_routes
+from agent.storage.pins import Pins
 from agent.storage.replication import Replicator
 from agent.storage.routes import build_routes
 from agent.storage.service import StorageService
@@ -28,14 +30,18 @@ class StorageSubsystem:
         self.replicator = Replicator(
             ctx, cluster.membership, cluster.peers, self.chunks, self.store
         )
-        self.service = StorageService(ctx, self.store, self.chunks, self.replicator)
-        self.healer = Healer(ctx, self.store, self.service, self.replicator)
+        self.pins = Pins(ttl=ctx.settings.storage_gc_grace)
+        self.service = StorageService(ctx, self.store, self.chunks, self.replicator, self.pins)
+        self.collector = Collector(
+            ctx, self.store, self.chunks, self.pins, lambda: self.replicator.me
+        )
+        self.healer = Healer(ctx, self.store, self.service, self.replicator, self.collector)
 
     def routes(self) -> list[BaseRoute]:
         return build_routes(self.service)
 
     def peer_routes(self) -> list[BaseRoute]:
-        return build_peer_routes(self.service, self.replicator)
+        return build_peer_routes(self.service, self.replicator, self.pins)
 
     async def start(self) -> None:
         await self.store.migrate()

@@ -8,6 +8,8 @@ identical chunks are stored once. Contract:
   under `<root>/tmp`, fsyncs it, hard-links it into place (so of two concurrent puts of one
   digest exactly one publishes and counts it), then fsyncs the directory. A crash at any
   point leaves either no chunk or a whole one; `open` deletes leftover temporary files.
+  Storing a chunk that is already here refreshes its modification time, from which garbage
+  collection counts its grace period.
 - `get` verifies what it reads; `verify` re-hashes on disk for scrubbing. A corrupt chunk is
   restored in place with `repair`, which atomically replaces it (no window where it is gone).
 - Methods do blocking I/O and are thread-safe: call them via `anyio.to_thread.run_sync`.
@@ -22,7 +24,7 @@ import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from agent.storage.blocks import CHUNK_SIZE, asplit, split
@@ -149,13 +151,23 @@ class ChunkStore:
             raise ChunkCorrupt(f"data does not hash to {digest}")
         return self._store(digest, data, sync_dir=True)
 
-    def add(self, data: bytes, *, sync_dir: bool = True) -> tuple[str, bool]:
+    def add(
+        self,
+        data: bytes,
+        *,
+        sync_dir: bool = True,
+        before_store: Callable[[str], None] | None = None,
+    ) -> tuple[str, bool]:
         """Store `data` under its own digest, hashing it once; answers (digest, newly stored).
 
         With `sync_dir=False` the new name is not yet durable: call `sync_dirs` before relying
-        on it (an upload does so once, before its manifest is saved, not once per chunk)."""
+        on it (an upload does so once, before its manifest is saved, not once per chunk).
+        `before_store(digest)` runs before the store looks for the chunk (an upload pins it
+        there, so garbage collection cannot take a chunk it is about to reuse)."""
         self._require_open()
         digest = sha256_hex(data)
+        if before_store is not None:
+            before_store(digest)
         return digest, self._store(digest, data, sync_dir=sync_dir)
 
     def sync_dirs(self, digests: Iterable[str]) -> None:
@@ -164,7 +176,7 @@ class ChunkStore:
 
     def _store(self, digest: str, data: bytes, *, sync_dir: bool) -> bool:
         final = self.path_of(digest)
-        if final.is_file():
+        if self.touch(digest):
             return False
         size = len(data)
         with self._lock:
@@ -213,6 +225,15 @@ class ChunkStore:
         finally:
             tmp.unlink(missing_ok=True)
         _fsync_dir(final.parent)
+
+    def touch(self, digest: str) -> bool:
+        """Restart the chunk's garbage-collection grace period; False if it is not here."""
+        self._require_open()
+        try:
+            os.utime(self.path_of(digest))
+        except FileNotFoundError:
+            return False
+        return True
 
     def get(self, digest: str) -> bytes:
         """The chunk's bytes, verified; raises `ChunkMissing` or `ChunkCorrupt`."""

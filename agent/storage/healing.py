@@ -8,15 +8,16 @@
   replaced from a replica.
 - Events: `storage.degraded` when a file has fewer online copies than wanted, `storage.healthy`
   when it has them again, `storage.replicated` for each copy made.
-- Garbage collection: local chunks no live file references, older than GC_AFTER_S (so chunks
-  of an upload still in progress are kept), are deleted.
+- Reconcile (every pass): this node's holder records are made to match its disk (`gc`).
+- Garbage collection (every quarter of `storage_gc_grace`): see `gc.Collector.collect`.
+
+Replica counts come from `StorageService.holders_of`, so a copy that is gone does not count.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 
 import anyio.to_thread
@@ -24,6 +25,7 @@ import anyio.to_thread
 from agent.cluster.membership import ONLINE
 from agent.core.subsystem import Context
 from agent.storage.chunks import ChunkMissing
+from agent.storage.gc import Collector
 from agent.storage.replication import Replicator
 from agent.storage.service import StorageService
 from agent.storage.store import StorageStore
@@ -31,14 +33,19 @@ from agent.storage.store import StorageStore
 log = logging.getLogger("openfabric.storage")
 HEAL_EVERY_S = 2.0
 SYNC_EVERY_S = 5.0
-GC_AFTER_S = 600.0
 
 
 class Healer:
     def __init__(
-        self, ctx: Context, store: StorageStore, service: StorageService, replicator: Replicator
+        self,
+        ctx: Context,
+        store: StorageStore,
+        service: StorageService,
+        replicator: Replicator,
+        collector: Collector,
     ) -> None:
         self.ctx = ctx
+        self.collector = collector
         self.store = store
         self.service = service
         self.replicator = replicator
@@ -69,6 +76,8 @@ class Healer:
     async def pass_once(self) -> None:
         now = time.monotonic()
         self.service.refresh_capacity()
+        # Before the sync, so the table this node sends says what its disk holds.
+        await self.collector.reconcile()
         if now - self._synced_at > SYNC_EVERY_S:
             self._synced_at = now
             await self.replicator.sync_all()
@@ -77,9 +86,9 @@ class Healer:
         if now - self._scrubbed_at > self.ctx.settings.storage_scrub_interval:
             self._scrubbed_at = now
             await self.scrub()
-        if now - self._gc_at > GC_AFTER_S / 4:
+        if now - self._gc_at > self.ctx.settings.storage_gc_grace / 4:
             self._gc_at = now
-            await self.collect_garbage()
+            await self.collector.collect()
 
     async def forget_departed(self) -> None:
         for node_id, member in list(self.membership.members.items()):
@@ -91,7 +100,7 @@ class Healer:
         want = self.service.replicas
         degraded: set[str] = set()
         for manifest in await self.store.all(include_deleted=False):
-            holders = await self.store.holders_of(manifest.chunks)
+            holders = await self.service.holders_of(manifest.chunks)
             online_counts = [
                 sum(1 for n in nodes if self.membership.state_of(n) == ONLINE)
                 for nodes in holders.values()
@@ -134,18 +143,3 @@ class Healer:
                 except Exception as exc:  # no replica reachable now; the next scrub retries
                     log.warning("cannot repair chunk %s yet: %s", digest[:12], exc)
         await anyio.to_thread.run_sync(chunks.recount)
-
-    async def collect_garbage(self) -> None:
-        chunks = self.service.chunks
-        needed = await self.store.referenced()
-        cutoff = time.time() - GC_AFTER_S
-        for digest in await anyio.to_thread.run_sync(lambda: list(chunks.digests())):
-            if digest in needed:
-                continue
-            try:
-                if os.stat(chunks.path_of(digest)).st_mtime > cutoff:
-                    continue
-            except FileNotFoundError:
-                continue
-            await anyio.to_thread.run_sync(chunks.delete, digest)
-            await self.store.remove_holder(self.replicator.me, digest)

@@ -3,7 +3,8 @@
 Every write of a path (upload, overwrite, delete) makes a new manifest version stamped
 (`modified`, `writer` node id). Members converge on the greatest stamp: last writer wins, ties
 broken by node id. A delete is a manifest too (a tombstone, `deleted`), so an older copy of
-the file arriving later can never bring it back.
+the file arriving later can never bring it back. What members push is validated as
+`models.ManifestWire` before it becomes a `Manifest`.
 """
 
 from __future__ import annotations
@@ -34,12 +35,3 @@ class Manifest:
         data = asdict(self)
         data["chunks"] = list(self.chunks)
         return data
-
-    @classmethod
-    def from_wire(cls, data: dict[str, Any]) -> Manifest:
-        fields = {name: data[name] for name in cls.__dataclass_fields__}
-        fields["chunks"] = tuple(str(c) for c in fields["chunks"])
-        manifest = cls(**fields)
-        if not isinstance(manifest.path, str) or not isinstance(manifest.writer, str):
-            raise ValueError("malformed manifest")
-        return manifest

@@ -15,16 +15,22 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import anyio.to_thread
+from pydantic import ValidationError
 
 from agent.cluster.membership import ONLINE, Membership
 from agent.cluster.store import Member
+from agent.core.http import peer_answer
 from agent.core.subsystem import Context
 from agent.peer.client import PeerClient, PeerUnreachable
 from agent.storage.chunks import ChunkStore
 from agent.storage.manifest import Manifest
+from agent.storage.models import PushBody
 from agent.storage.store import StorageStore
 
 log = logging.getLogger("openfabric.storage")
+# Members' clocks agree to within the peer signature window (60 s); this leaves room for a
+# manifest relayed a while after a skewed member wrote it.
+MAX_FUTURE_S = 300.0
 
 
 def table_digest(manifests: Iterable[Manifest], holders: Iterable[tuple[str, str]]) -> str:
@@ -50,6 +56,9 @@ class Replicator:
         self.peers = peers
         self.chunks = chunks
         self.store = store
+        self.refused = ctx.metrics.counter(
+            "storage_manifests_refused_total", "Pushed manifests ignored as implausible"
+        )
 
     @property
     def me(self) -> str:
@@ -136,23 +145,42 @@ class Replicator:
             "digest": table_digest(manifests, holders),
             "manifests": [m.as_wire() for m in manifests],
             "holders": [list(pair) for pair in holders],
+            "complete": True,
         }
 
-    async def merge(self, data: dict[str, Any]) -> list[Manifest]:
-        """Take newer manifests and new holder records; answers the manifests taken."""
+    async def merge(self, body: PushBody, sender: str) -> list[Manifest]:
+        """Take newer plausible manifests and holder records from `sender`; answers the
+        manifests taken.
+
+        Holder records follow real copies: this node's own come only from its disk, a
+        complete table's records about its sender replace what was known of the sender, and
+        a claim about a third node is taken only from a push right after the copy it reports
+        (the node that made it had the receiver's answer), never relayed from a table."""
         taken = []
-        for item in data.get("manifests", []):
-            manifest = Manifest.from_wire(item)
-            if await self.store.save_if_newer(manifest):
+        for item in body.manifests:
+            manifest = item.to_manifest()
+            problem = self._implausible(manifest)
+            if problem:
+                self.refused.inc()
+                log.warning("ignoring manifest of %r from %s: %s", manifest.path, sender, problem)
+            elif await self.store.save_if_newer(manifest):
                 taken.append(manifest)
-        pairs = [
-            (str(d), str(n))
-            for d, n in data.get("holders", [])
-            if self.membership.members.get(str(n)) is not None
-            and self.membership.members[str(n)].status == "member"
-        ]
-        await self.store.add_holders(pairs)
+        current = {n for n, m in self.membership.members.items() if m.status == "member"}
+        pairs = [(d, n) for d, n in body.holders if n in current and n != self.me]
+        if body.complete:
+            if sender in current and sender != self.me:
+                await self.store.replace_holdings(sender, [d for d, n in pairs if n == sender])
+        else:
+            await self.store.add_holders(pairs)
         return taken
+
+    def _implausible(self, manifest: Manifest) -> str | None:
+        if manifest.modified > self.ctx.clock() + MAX_FUTURE_S:
+            # A stamp from the future would win over every later write of the path.
+            return "its timestamp is in the future"
+        if manifest.writer != self.me and manifest.writer not in self.membership.members:
+            return "its writer is not a node of this cluster"
+        return None
 
     async def announce(self, manifests: list[Manifest], holders: list[tuple[str, str]]) -> None:
         payload = {
@@ -161,6 +189,21 @@ class Replicator:
         }
         await asyncio.gather(
             *(self._send(m, "/peer/storage/manifests", payload) for m in self.membership.peers())
+        )
+
+    async def keep_pinned(self, holders: list[tuple[str, str]]) -> None:
+        """Ask each member that took chunks of an upload in progress to keep them pinned."""
+        by_node: dict[str, list[str]] = {}
+        for digest, node in holders:
+            if node != self.me:
+                by_node.setdefault(node, []).append(digest)
+        members = [(self.membership.members.get(n), d) for n, d in by_node.items()]
+        await asyncio.gather(
+            *(
+                self._send(member, "/peer/storage/pins", {"digests": digests})
+                for member, digests in members
+                if member is not None
+            )
         )
 
     async def sync_all(self) -> None:
@@ -172,7 +215,12 @@ class Replicator:
             if answer is not None and answer.get("digest") != mine["digest"]:
                 theirs = await self._send(member, "/peer/storage/manifests", mine)
                 if theirs:
-                    await self.merge(theirs)
+                    try:
+                        table = PushBody.model_validate(theirs)
+                    except ValidationError as exc:
+                        log.warning("%s answered a malformed table: %s", member.node_id, exc)
+                        continue
+                    await self.merge(table, member.node_id)
                 mine = await self.snapshot()
 
     async def _send(
@@ -186,8 +234,4 @@ class Replicator:
             return None
         if response.status_code != 200:
             return None
-        try:
-            data = response.json()
-        except ValueError:
-            return None
-        return data if isinstance(data, dict) else None
+        return peer_answer(response.content)

@@ -1,8 +1,8 @@
-"""HTTP handlers for the shared storage."""
+"""HTTP handlers for the shared storage. Files are served as `file_headers` says: as
+attachments, never sniffed, sandboxed."""
 
 from __future__ import annotations
 
-import mimetypes
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute
 
 from agent.core.errors import ApiError, BadRequest
 from agent.core.http import QueryParam, StrictModel, api_route, json_response, parse_query
+from agent.storage.file_headers import file_headers, security_headers
 from agent.storage.manifest import Manifest
 from agent.storage.service import StorageService
 
@@ -27,6 +28,11 @@ class ListQuery(StrictModel):
 class UploadQuery(StrictModel):
     path: Annotated[str, Field(max_length=4096)] | None = None
     overwrite: bool = False
+
+
+class DownloadQuery(StrictModel):
+    # Only honoured for inert types (file_headers); anything else stays an attachment.
+    inline: bool = False
 
 
 class RangeNotSatisfiable(ApiError):
@@ -63,7 +69,7 @@ def _unsatisfiable(size: int) -> RangeNotSatisfiable:
     return RangeNotSatisfiable(
         "the requested range is not within the file",
         details={"size": size},
-        headers={"Content-Range": f"bytes */{size}"},
+        headers={"Content-Range": f"bytes */{size}", **security_headers()},
     )
 
 
@@ -107,13 +113,18 @@ def build_routes(service: StorageService) -> list[BaseRoute]:
         return json_response(await service.upload(path, stream, query.overwrite), status=201)
 
     async def download(request: Request) -> Response:
+        inline = parse_query(request, DownloadQuery).inline
         manifest = await service.manifest(request.path_params["path"])
         etag = f'"{manifest.sha256}"'
         if request.headers.get("if-none-match") == etag:
-            return Response(status_code=304, headers={"ETag": etag})
+            cached = file_headers(manifest.path, inline)
+            del cached["Content-Type"]
+            return Response(
+                status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache", **cached}
+            )
         wanted = parse_range(request.headers.get("range"), manifest.size)
         start, end = wanted or (0, manifest.size - 1)
-        headers = _headers(manifest, etag, end - start + 1)
+        headers = _headers(manifest, etag, end - start + 1, inline)
         if manifest.size == 0:
             return Response(b"", headers=headers)
         body = service.read(manifest, start, end)
@@ -160,7 +171,9 @@ def build_routes(service: StorageService) -> list[BaseRoute]:
             methods=["GET"],
             tag=TAG,
             summary="Download a file (Range requests, ETag = sha256); every chunk is "
-            "verified before it is sent.",
+            "verified before it is sent. Served as an attachment, nosniff and sandboxed; "
+            "inline=true shows images, audio, video and plain text inline.",
+            query=[QueryParam("inline", "boolean")],
             responses={
                 404: "FILE_NOT_FOUND",
                 416: "RANGE_NOT_SATISFIABLE",
@@ -178,12 +191,11 @@ def build_routes(service: StorageService) -> list[BaseRoute]:
     ]
 
 
-def _headers(manifest: Manifest, etag: str, length: int) -> dict[str, str]:
-    kind = mimetypes.guess_type(manifest.path)[0] or "application/octet-stream"
+def _headers(manifest: Manifest, etag: str, length: int, inline: bool) -> dict[str, str]:
     return {
         "ETag": etag,
         "Accept-Ranges": "bytes",
         "Content-Length": str(length),
-        "Content-Type": kind,
         "Cache-Control": "no-cache",
+        **file_headers(manifest.path, inline),
     }

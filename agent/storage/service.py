@@ -4,7 +4,11 @@ An upload is read as a stream and cut into chunks; each chunk is kept here and c
 `storage_replicas - 1` other online members with the most free space before the next is read,
 so memory holds one chunk at a time. Only when every chunk is stored is the manifest saved and
 announced: an interrupted upload (even kill -9) leaves no visible file, only unreferenced
-chunks that garbage collection removes.
+chunks that garbage collection removes. Until then the upload's chunks are pinned (`pins`),
+so garbage collection cannot delete one, new or reused, before the manifest names it.
+
+Replica counts (`describe`, healing) count copies that exist: this node's own are checked on
+its disk, other members' come from their own reports (see `Replicator.merge`).
 """
 
 from __future__ import annotations
@@ -13,17 +17,27 @@ import asyncio
 import hashlib
 import logging
 import shutil
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio.to_thread
 
-from agent.core.errors import ApiError, BadRequest, Conflict, NotFound, ServiceUnavailable
+from agent.core.errors import (
+    ApiError,
+    BadRequest,
+    Conflict,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+)
 from agent.core.subsystem import Context
 from agent.storage.blocks import CHUNK_SIZE, asplit
 from agent.storage.chunks import ChunkCorrupt, ChunkMissing, ChunkStore, QuotaExceeded
 from agent.storage.manifest import Manifest
+from agent.storage.models import MAX_FILE_BYTES
 from agent.storage.paths import InvalidPath, normalize, normalize_prefix
+from agent.storage.pins import Lease, Pins
 from agent.storage.replication import Replicator
 from agent.storage.store import StorageStore
 
@@ -46,12 +60,18 @@ class InsufficientStorage(ApiError):
 
 class StorageService:
     def __init__(
-        self, ctx: Context, store: StorageStore, chunks: ChunkStore, replicator: Replicator
+        self,
+        ctx: Context,
+        store: StorageStore,
+        chunks: ChunkStore,
+        replicator: Replicator,
+        pins: Pins,
     ) -> None:
         self.ctx = ctx
         self.store = store
         self.chunks = chunks
         self.replicator = replicator
+        self.pins = pins
         self.repaired = ctx.metrics.counter(
             "storage_chunks_repaired_total", "Corrupt or missing chunks restored from a replica"
         )
@@ -75,6 +95,19 @@ class StorageService:
                 code="FILE_EXISTS",
                 details={"path": path},
             )
+        with self.pins.lease() as lease:
+            manifest, holders = await self._store_file(path, stream, lease)
+        await self.replicator.announce([manifest], holders)
+        self.refresh_capacity()
+        self.ctx.bus.publish(
+            "storage.uploaded", {"path": path, "size": manifest.size, "sha256": manifest.sha256}
+        )
+        return await self.describe(manifest)
+
+    async def _store_file(
+        self, path: str, stream: AsyncIterable[bytes], lease: Lease
+    ) -> tuple[Manifest, list[tuple[str, str]]]:
+        """Chunks stored and the manifest saved; the lease keeps them until it is saved."""
         whole, digests, holders, size = hashlib.sha256(), [], [], 0
         # Two stages, so the network and the disk work at once: the request is read into the
         # next chunk while the previous one is hashed, written here and copied to replicas.
@@ -86,17 +119,34 @@ class StorageService:
                 async for block in asplit(stream, CHUNK_SIZE):
                     await send.send(block)
 
+        placed = anyio.Event()
+
         async def store_chunks() -> None:
             nonlocal size
-            async with receive:
+            async with receive, _setting(placed):
                 async for block in receive:
-                    digest, stored = await self._place(block, whole)
+                    if size + len(block) > MAX_FILE_BYTES:
+                        raise PayloadTooLarge(
+                            f"a stored file is at most {MAX_FILE_BYTES} bytes",
+                            details={"limit": MAX_FILE_BYTES},
+                        )
+                    digest, stored = await self._place(block, whole, lease)
                     digests.append(digest)
                     size += len(block)
                     holders.extend((digest, node) for node in stored)
 
+        async def keep_remote_pins() -> None:
+            # Members pin what this upload pushes them only while it keeps asking: however
+            # long the client pauses, their copies outlive the grace period until the manifest.
+            every = max(0.05, self.ctx.settings.storage_gc_grace / 4)
+            while not placed.is_set():
+                with anyio.move_on_after(every):
+                    await placed.wait()
+                if not placed.is_set():
+                    await self.replicator.keep_pinned(holders)
+
         async with anyio.create_task_group() as tg:
-            for stage in (read_request, store_chunks):
+            for stage in (read_request, store_chunks, keep_remote_pins):
                 tg.start_soon(_first_failure, stage, failures, tg.cancel_scope)
         if failures:
             raise failures[0]
@@ -114,21 +164,16 @@ class StorageService:
         )
         await self.store.add_holders(holders)
         await self.store.save_if_newer(manifest)
-        await self.replicator.announce([manifest], holders)
-        self.refresh_capacity()
-        self.ctx.bus.publish(
-            "storage.uploaded", {"path": path, "size": size, "sha256": manifest.sha256}
-        )
-        return await self.describe(manifest)
+        return manifest, holders
 
-    async def _place(self, block: bytes, whole: Any) -> tuple[str, list[str]]:
+    async def _place(self, block: bytes, whole: Any, lease: Lease) -> tuple[str, list[str]]:
         """Keep the chunk here and on the other chosen members; answers its digest and who
         stored it. Hashing and the local write run in a worker thread, beside the copies."""
 
         def hash_and_keep() -> tuple[str, bool]:
             whole.update(block)
             try:
-                return self.chunks.add(block, sync_dir=False)[0], True
+                return self.chunks.add(block, sync_dir=False, before_store=lease.pin)[0], True
             except QuotaExceeded:
                 return hashlib.sha256(block).hexdigest(), False
 
@@ -208,8 +253,25 @@ class StorageService:
             raise BadRequest(f"invalid prefix: {exc}", code="INVALID_PATH") from None
         return [await self.describe(m) for m in await self.store.listing(prefix)]
 
+    async def holders_of(self, digests: Iterable[str]) -> dict[str, set[str]]:
+        """Who holds each chunk: other members as they last reported, this node as its disk
+        says now (so a copy deleted or lost here stops counting at once)."""
+        holders = await self.store.holders_of(digests)
+        me = self.replicator.me
+
+        def here() -> set[str]:
+            return {d for d in holders if self.chunks.has(d)}
+
+        present = await anyio.to_thread.run_sync(here)
+        for digest, nodes in holders.items():
+            if digest in present:
+                nodes.add(me)
+            else:
+                nodes.discard(me)
+        return holders
+
     async def describe(self, manifest: Manifest) -> dict[str, Any]:
-        holders = await self.store.holders_of(manifest.chunks)
+        holders = await self.holders_of(manifest.chunks)
         online = {m.node_id for m in self.replicator.online_members()}
         want = self.replicas
         live = [len(nodes & online) for nodes in holders.values()]
@@ -238,6 +300,14 @@ class StorageService:
         room = disk_free if not quota else min(disk_free, quota - self.chunks.used_bytes)
         self.ctx.capabilities["storage_free"] = max(0, int(room))
         self.ctx.capabilities["storage_used"] = self.chunks.used_bytes
+
+
+@asynccontextmanager
+async def _setting(event: anyio.Event) -> AsyncIterator[None]:
+    try:
+        yield
+    finally:
+        event.set()
 
 
 async def _first_failure(

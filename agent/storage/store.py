@@ -125,6 +125,27 @@ class StorageStore:
                 "DELETE FROM chunk_holders WHERE node_id = ? AND digest = ?", (node_id, digest)
             )
 
+    async def held_by(self, node_id: str) -> set[str]:
+        rows = await self.db.fetchall(
+            "SELECT digest FROM chunk_holders WHERE node_id = ?", (node_id,)
+        )
+        return {r["digest"] for r in rows}
+
+    async def remove_holdings(self, node_id: str, digests: Iterable[str]) -> None:
+        await self.db.executemany(
+            "DELETE FROM chunk_holders WHERE node_id = ? AND digest = ?",
+            [(node_id, d) for d in digests],
+        )
+
+    async def replace_holdings(self, node_id: str, digests: Iterable[str]) -> None:
+        """What `node_id` holds is exactly `digests` (its own report), atomically."""
+        async with self.db.transaction() as conn:
+            await conn.execute("DELETE FROM chunk_holders WHERE node_id = ?", (node_id,))
+            await conn.executemany(
+                "INSERT OR IGNORE INTO chunk_holders (digest, node_id) VALUES (?, ?)",
+                [(d, node_id) for d in digests],
+            )
+
     async def all_holders(self) -> list[tuple[str, str]]:
         rows = await self.db.fetchall("SELECT digest, node_id FROM chunk_holders")
         return [(r["digest"], r["node_id"]) for r in rows]

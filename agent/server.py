@@ -24,6 +24,7 @@ import uvicorn
 
 from agent import __version__
 from agent.app import create_app
+from agent.core.retention import prune_older_than
 from agent.log_limits import RepeatFilter
 from agent.peer.serving import PeerServer, guard_limits, peer_config, raise_open_file_limit
 from agent.settings import Settings
@@ -73,6 +74,8 @@ def configure_logging(settings: Settings) -> None:
     root.addHandler(console)
     logs = settings.home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
+    if settings.log_retention_days:
+        prune_older_than(logs, "agent.log.*", settings.log_retention_days * 86400)
     file = logging.handlers.RotatingFileHandler(
         logs / "agent.log", maxBytes=5 * 2**20, backupCount=3, encoding="utf-8"
     )
@@ -180,6 +183,9 @@ class _AgentServer(uvicorn.Server):
 
 def serve(settings: Settings) -> None:
     """Run the agent in the foreground until a signal stops it; raises ServeError."""
+    # Everything the agent writes later (rotated logs, chunks, journals) is private from the
+    # start; tasks get the usual 022 back when they are spawned.
+    os.umask(0o077)
     settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
     configure_logging(settings)
     open_files = raise_open_file_limit()

@@ -50,6 +50,26 @@ class Settings:
     peer_port: int = setting(
         4893, "Port of the peer listener; 0 picks a free one.", minimum=0, maximum=65535
     )
+    peer_max_connections: int = setting(
+        1024,
+        "Connections the peer listener holds at once; more are closed at once (at most half "
+        "the open-file limit).",
+        minimum=1,
+        maximum=1_000_000,
+    )
+    peer_max_connections_per_address: int = setting(
+        128,
+        "Connections the peer listener holds at once from one address (IPv6: one /64).",
+        minimum=1,
+        maximum=1_000_000,
+    )
+    peer_handshake_timeout: float = setting(
+        10.0,
+        "Seconds a peer connection has to finish its TLS handshake, and then to send the "
+        "headers of its first request.",
+        minimum=0.05,
+        maximum=300,
+    )
     advertise_address: str = setting(
         "", "Address other members use to reach this node (empty: detected)."
     )
@@ -79,6 +99,26 @@ class Settings:
     max_tasks: int = setting(
         0, "Tasks this node runs at once (0: one per CPU core).", minimum=0, maximum=10_000
     )
+    task_user: str = setting(
+        "",
+        "Account that tasks (local and remote) run as (empty: the agent's own). Another "
+        "account needs the agent to run as root.",
+    )
+    task_retention_count: int = setting(
+        10_000, "Finished tasks (with their output) kept at most (0: no limit).", minimum=0
+    )
+    task_retention_days: float = setting(
+        30.0,
+        "Days a finished task and its output are kept (0: no age limit).",
+        minimum=0,
+        maximum=36_500,
+    )
+    log_retention_days: float = setting(
+        30.0,
+        "Days a rotated log file (logs/agent.log.N) is kept (0: until rotation drops it).",
+        minimum=0,
+        maximum=36_500,
+    )
     ollama_url: str = setting("http://127.0.0.1:11434", "URL of this node's Ollama service.")
     storage_replicas: int = setting(
         2,
@@ -98,6 +138,13 @@ class Settings:
     storage_scrub_interval: float = setting(
         3600.0, "Seconds between re-hashes of every local chunk.", minimum=1, maximum=86400 * 7
     )
+    storage_gc_grace: float = setting(
+        600.0,
+        "Seconds an unreferenced local chunk is kept before garbage collection deletes it "
+        "(restarted whenever the chunk is stored again).",
+        minimum=0.1,
+        maximum=86400 * 7,
+    )
     telemetry_interval: float = setting(
         1.0, "Seconds between telemetry samples.", minimum=0.1, maximum=60
     )
@@ -115,6 +162,18 @@ class Settings:
     )
     max_body_bytes: int = setting(
         1_048_576, "Largest JSON request body accepted, in bytes.", minimum=1024
+    )
+    session_idle_timeout: float = setting(
+        43_200.0,
+        "Seconds a dashboard session may go unused before it ends.",
+        minimum=60,
+        maximum=86400 * 30,
+    )
+    login_code_ttl: float = setting(
+        60.0,
+        "Seconds a dashboard login code (from `openfabric dashboard`) stays valid.",
+        minimum=5,
+        maximum=600,
     )
 
     @property

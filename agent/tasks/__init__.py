@@ -8,10 +8,13 @@ from starlette.routing import BaseRoute
 from agent.cluster import ClusterSubsystem
 from agent.cluster.service import TelemetrySource
 from agent.core.subsystem import Context
+from agent.tasks.account import resolve_account
 from agent.tasks.breaker import BreakerBoard
+from agent.tasks.containment import TaskCgroups, TaskJail
 from agent.tasks.events import BREAKER_CHANGED
 from agent.tasks.logs import TaskLogs
 from agent.tasks.peer_routes import RemoteRuns, build_peer_routes
+from agent.tasks.retention import TaskRetention
 from agent.tasks.routes import build_routes
 from agent.tasks.scheduler import Scheduler, local_limit
 from agent.tasks.service import TaskService
@@ -26,6 +29,8 @@ class TasksSubsystem:
     def __init__(self, ctx: Context, cluster: ClusterSubsystem, telemetry: TelemetrySource) -> None:
         self.ctx = ctx
         self.store = TaskStore(ctx.db)
+        # Raises SettingsError (the agent must not start) when tasks cannot run as task_user.
+        self.jail = TaskJail(resolve_account(ctx.settings.task_user), ctx.settings.home)
         self.logs = TaskLogs(self.store)
         transitions = Transitions(ctx, self.store)
         # One pool of task slots for this node, shared by its own and other members' tasks.
@@ -40,11 +45,16 @@ class TasksSubsystem:
             self.breakers,
             self.slots,
             telemetry,
+            self.jail,
         )
         self.service = TaskService(
             ctx, self.store, self.logs, transitions, self.scheduler, cluster.membership
         )
-        self.remote = RemoteRuns(ctx, self.slots, self.store)
+        self.remote = RemoteRuns(ctx, self.slots, self.store, self.jail)
+        self.retention = TaskRetention(ctx, self.store, self._in_memory)
+
+    def _in_memory(self) -> set[str]:
+        return {*self.scheduler.queue, *self.scheduler.inflight}
 
     def _breaker_changed(self, node_id: str, old: str, new: str) -> None:
         snapshot = self.breakers.get(node_id).snapshot()
@@ -60,12 +70,16 @@ class TasksSubsystem:
 
     async def start(self) -> None:
         await self.store.migrate()
-        await self.service.recover()
+        self.jail.cgroups = TaskCgroups.detect(self.ctx.identity.node_id)
+        await self.service.recover(self.jail.cgroups)
         self.ctx.spawn("tasks.scheduler", self.scheduler.run)
+        self.ctx.spawn("tasks.retention", self.retention.run)
 
     async def stop(self) -> None:
         await self.scheduler.stop()
         await self.logs.drain()
+        if self.jail.cgroups is not None:
+            self.jail.cgroups.close()
 
 
 def create(ctx: Context, cluster: ClusterSubsystem, telemetry: TelemetrySource) -> TasksSubsystem:

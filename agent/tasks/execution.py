@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import httpx
 
 from agent.peer.client import PeerClient, PeerTarget, PeerUnreachable
+from agent.tasks.containment import TaskJail
 from agent.tasks.runner import ProcessRunner, RunError, RunResult, RunSpec
 from agent.tasks.slots import Slots
 from agent.tasks.store import Task
@@ -65,11 +66,19 @@ def spec_of(task: Task) -> RunSpec:
 class LocalExecution:
     """Runs on this node, within the node's task slots (shared with remote callers)."""
 
-    def __init__(self, task: Task, slots: Slots, started: Started, output: Output) -> None:
+    def __init__(
+        self,
+        task: Task,
+        slots: Slots,
+        started: Started,
+        output: Output,
+        jail: TaskJail | None = None,
+    ) -> None:
         self.task = task
         self.slots = slots
         self.started = started
         self.output = output
+        self.jail = jail
         self.runner: ProcessRunner | None = None
         self._cancelled = False
 
@@ -77,7 +86,7 @@ class LocalExecution:
         async with self.slots:
             if self._cancelled:
                 raise asyncio.CancelledError
-            self.runner = ProcessRunner(spec_of(self.task), self.output)
+            self.runner = ProcessRunner(spec_of(self.task), self.output, jail=self.jail)
             try:
                 pid = await self.runner.start()
             except RunError as exc:

@@ -26,6 +26,7 @@ from agent.core.errors import Forbidden, NotFound
 from agent.core.http import json_response, read_json
 from agent.core.subsystem import Context
 from agent.peer.listener import peer_node
+from agent.tasks.containment import TaskJail
 from agent.tasks.runner import ProcessRunner, RunError, RunResult, RunSpec
 from agent.tasks.slots import Slots
 from agent.tasks.store import TaskStore
@@ -47,9 +48,12 @@ def _line(event: dict[str, Any]) -> bytes:
 class RemoteRuns:
     """Commands this node runs for other members, by (caller, task id)."""
 
-    def __init__(self, ctx: Context, slots: Slots, store: TaskStore) -> None:
+    def __init__(
+        self, ctx: Context, slots: Slots, store: TaskStore, jail: TaskJail | None = None
+    ) -> None:
         self.ctx = ctx
         self.slots = slots
+        self.jail = jail
         # Recorded so that commands outliving a killed agent are stopped when it restarts.
         self.store = store
         self.running: dict[tuple[str, str], ProcessRunner] = {}
@@ -73,6 +77,7 @@ class RemoteRuns:
                     command=req.command, env=req.env or None, cwd=req.cwd, timeout_s=req.timeout_s
                 ),
                 sink,
+                jail=self.jail,
             )
             try:
                 pid = await runner.start()

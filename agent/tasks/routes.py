@@ -12,8 +12,14 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from agent.core.bus import EventBus, next_event
-from agent.core.errors import BadRequest
-from agent.core.http import QueryParam, api_route, json_response, parse_query, read_json
+from agent.core.http import (
+    QueryParam,
+    api_route,
+    bounded_int,
+    json_response,
+    parse_query,
+    read_json,
+)
 from agent.core.sse import sse_response
 from agent.tasks.logs import FollowerTooSlow
 from agent.tasks.models import SubmitTask, TaskDetailQuery, TaskQuery, task_view
@@ -27,10 +33,7 @@ def _after_seq(request: Request) -> int:
     raw = request.headers.get("last-event-id") or request.query_params.get("after")
     if raw is None or not raw.strip():
         return -1
-    try:
-        return int(raw)
-    except ValueError:
-        raise BadRequest(f"Last-Event-ID must be an output sequence number, got {raw!r}") from None
+    return bounded_int(raw, "Last-Event-ID (output sequence number)", minimum=-1)
 
 
 async def _log_events(

@@ -28,6 +28,7 @@ from agent.cluster.service import TelemetrySource
 from agent.core.subsystem import Context
 from agent.peer.client import PeerClient
 from agent.tasks.breaker import BreakerBoard
+from agent.tasks.containment import TaskJail
 from agent.tasks.execution import (
     CommandRejected,
     DispatchFailed,
@@ -94,9 +95,11 @@ class Scheduler:
         breakers: BreakerBoard,
         slots: Slots,
         telemetry: TelemetrySource,
+        jail: TaskJail | None = None,
     ) -> None:
         self.ctx = ctx
         self.telemetry = telemetry
+        self.jail = jail
         self.t = transitions
         self.logs = logs
         self.membership = membership
@@ -243,7 +246,7 @@ class Scheduler:
             self.logs.write(task.task_id, stream, data)
 
         if dispatch.node_id == self.membership.node_id:
-            return LocalExecution(task, self.slots, started, output)
+            return LocalExecution(task, self.slots, started, output, self.jail)
         member = self.membership.members[dispatch.node_id]
         target = self.membership.target(member)
         return RemoteExecution(task, self.peers, target, started, output)

@@ -13,6 +13,7 @@ import psutil
 from agent.cluster.membership import Membership
 from agent.core.errors import Conflict, NotFound, Unprocessable
 from agent.core.subsystem import Context
+from agent.tasks.containment import TaskCgroups
 from agent.tasks.logs import TaskLogs
 from agent.tasks.models import SubmitTask, TaskQuery, output_view, task_view
 from agent.tasks.scheduler import Scheduler, local_limit
@@ -158,9 +159,12 @@ class TaskService:
             "totals": dict(s.stats.outcomes),
         }
 
-    async def recover(self) -> None:
+    async def recover(self, cgroups: TaskCgroups | None = None) -> None:
         """After a restart: queued tasks wait again; tasks that were dispatched when this
         agent stopped are reported lost (and retried if they may be)."""
+        # Supervisors end their task when the agent dies; these catch a killed supervisor.
+        if cgroups is not None:
+            await cgroups.sweep()
         for pid, started_at in await self.store.take_remote_runs():
             kill_leftover_group(pid, started_at)
         for task in await self.store.in_states((QUEUED,)):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -74,6 +75,7 @@ ACTIVE = (QUEUED, SCHEDULED, RUNNING)
 FINAL = (SUCCEEDED, FAILED, CANCELLED, TIMED_OUT, LOST)
 STATES = ACTIVE + FINAL
 _JSON = {"env", "labels", "excluded_nodes"}
+_FINAL_MARKS = ", ".join("?" for _ in FINAL)
 
 
 @dataclass
@@ -207,3 +209,41 @@ class TaskStore:
         rows = await self.db.fetchall("SELECT pid, started_at FROM remote_runs")
         await self.db.execute("DELETE FROM remote_runs")
         return [(int(r["pid"]), float(r["started_at"])) for r in rows]
+
+    async def finished_before(self, cutoff: float, limit: int) -> list[str]:
+        """Finished tasks that ended before `cutoff`, oldest first."""
+        rows = await self.db.fetchall(
+            f"SELECT task_id FROM tasks WHERE state IN ({_FINAL_MARKS}) AND ended_at < ?"
+            " ORDER BY ended_at LIMIT ?",
+            (*FINAL, cutoff, limit),
+        )
+        return [r["task_id"] for r in rows]
+
+    async def finished_beyond(self, keep: int, limit: int) -> list[str]:
+        """Finished tasks beyond the `keep` that ended last."""
+        rows = await self.db.fetchall(
+            f"SELECT task_id FROM tasks WHERE state IN ({_FINAL_MARKS})"
+            " ORDER BY COALESCE(ended_at, submitted_at) DESC, task_id DESC LIMIT ? OFFSET ?",
+            (*FINAL, limit, keep),
+        )
+        return [r["task_id"] for r in rows]
+
+    async def delete_finished(self, task_ids: list[str], output_batch: int) -> int:
+        """Delete finished tasks and their output; answers how many tasks went.
+
+        Output goes first, `output_batch` rows per statement, so no single write holds the
+        database for long (a task may have hundreds of thousands of chunks)."""
+        marks = ", ".join("?" for _ in task_ids)
+        while True:
+            deleted = await self.db.execute(
+                "DELETE FROM task_output WHERE rowid IN (SELECT rowid FROM task_output"
+                f" WHERE task_id IN ({marks}) LIMIT ?)",
+                (*task_ids, output_batch),
+            )
+            if deleted < output_batch:
+                break
+            await asyncio.sleep(0)  # let other writers in between batches
+        return await self.db.execute(
+            f"DELETE FROM tasks WHERE task_id IN ({marks}) AND state IN ({_FINAL_MARKS})",
+            (*task_ids, *FINAL),
+        )

@@ -41,6 +41,10 @@ def serve(ctx: click.Context, **flags: Any) -> None:
         ctx.exit(EXIT_CONFIG)
     try:
         run(settings)
+    except SettingsError as exc:
+        # Some settings (task_user) can only be checked against the machine at start.
+        click.echo(f"openfabric: invalid configuration: {exc}", err=True)
+        ctx.exit(EXIT_CONFIG)
     except ServeError as exc:
         click.echo(f"openfabric: {exc}", err=True)
         ctx.exit(1)

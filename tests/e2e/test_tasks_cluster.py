@@ -138,7 +138,7 @@ def test_lost_task_without_retries_stays_lost(trio: list[AgentProcess]) -> None:
     done = wait_state(trio[0], task["task_id"], FINAL, within=40)
     assert done["state"] == "lost"
     assert done["error"]
-    # The killed executor's command is still running until that agent comes back and stops it.
+    # The killed executor's supervisor ended the command; a restart finds nothing left either.
     with agent_process(victim.home):
         wait_until(lambda: not _group_alive(pid), 15, "the leftover command to be stopped")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import time
@@ -120,13 +121,14 @@ def real_tmp(tmp_path: Path) -> str:
     return os.path.realpath(tmp_path)  # what `pwd` prints there
 
 
-async def test_env_is_added_to_the_agents_and_cwd_is_used(
+async def test_env_is_added_to_a_clean_base_and_cwd_is_used(
     real_tmp: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The agent's own environment (its home, its secrets) never reaches a task.
     monkeypatch.setenv("OPENFABRIC_TEST_INHERITED", "inherited")
-    _, out = await run('echo "$FOO $OPENFABRIC_TEST_INHERITED"; pwd', env={"FOO": "bar"},
+    _, out = await run('echo "$FOO ${OPENFABRIC_TEST_INHERITED-unset}"; pwd', env={"FOO": "bar"},
                        cwd=real_tmp)  # fmt: skip
-    assert out.data("stdout").decode().splitlines() == ["bar inherited", real_tmp]
+    assert out.data("stdout").decode().splitlines() == ["bar unset", real_tmp]
 
 
 async def test_missing_cwd_raises_run_error_and_starts_nothing(tmp_path: Path) -> None:
@@ -278,8 +280,9 @@ async def test_cancel_before_start() -> None:
         await runner.start()
 
 
-async def test_pipe_held_open_by_an_escaped_process_does_not_hang(tmp_path: Path) -> None:
-    # setsid leaves the group, so killpg cannot reach it; it keeps stdout/stderr open.
+async def test_process_that_left_the_group_is_ended_too(tmp_path: Path) -> None:
+    # setsid leaves the process group (killpg cannot reach it) and keeps stdout/stderr open;
+    # the supervisor still ends it, so the run neither hangs nor leaves it behind.
     pidfile = tmp_path / "pid"
     command = (
         f"setsid sh -c 'echo $$ > {pidfile}; exec sleep 1000' & "
@@ -289,7 +292,8 @@ async def test_pipe_held_open_by_an_escaped_process_does_not_hang(tmp_path: Path
         result, out = await run(command, grace_s=0.2)
         assert result.exit_code == 0
         assert out.data("stdout") == b"started\n"
+        assert not alive(int(pidfile.read_text()))
     finally:
         if pidfile.exists() and pidfile.read_text().strip():
-            escaped = int(pidfile.read_text())
-            os.kill(escaped, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pidfile.read_text()), signal.SIGKILL)

@@ -7,7 +7,15 @@ import pytest
 from starlette.testclient import TestClient
 
 from agent.app import create_app
-from tests.harness import AgentProcess, LiveAgent, agent_process, live_agent, make_settings
+from tests.harness import (
+    AgentProcess,
+    LiveAgent,
+    agent_process,
+    agent_processes,
+    form_cluster,
+    live_agent,
+    make_settings,
+)
 
 LOCAL_URL = "http://127.0.0.1:4892"
 
@@ -36,3 +44,18 @@ async def live(home: Path) -> AsyncIterator[LiveAgent]:
 def agent_proc(tmp_path: Path) -> Iterator[AgentProcess]:
     with agent_process(tmp_path / "agent-home") as agent:
         yield agent
+
+
+@pytest.fixture
+def trio(tmp_path: Path) -> Iterator[list[AgentProcess]]:
+    """Three real agents joined into one cluster."""
+    with agent_processes([tmp_path / f"node{i}" for i in range(3)]) as agents:
+        form_cluster(agents)
+        yield agents
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Iterator[list[AgentProcess]]:
+    """Two real agents, not joined."""
+    with agent_processes([tmp_path / f"node{i}" for i in range(2)]) as agents:
+        yield agents

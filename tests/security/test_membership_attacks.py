@@ -11,12 +11,10 @@ import asyncio
 import dataclasses
 import secrets
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from agent.cluster import records
 from agent.cluster.models import NodeBody
@@ -28,27 +26,12 @@ from tests.harness import (
     AgentProcess,
     agent_processes,
     call,
-    form_cluster,
     join,
     online_count,
     wait_until,
 )
 
 HEARTBEAT = {"telemetry": None, "membership": {}}
-
-
-@pytest.fixture
-def trio(tmp_path: Path) -> Iterator[list[AgentProcess]]:
-    """Three real agents in one cluster; the second one turns hostile."""
-    with agent_processes([tmp_path / f"node{i}" for i in range(3)]) as agents:
-        form_cluster(agents)
-        yield agents
-
-
-@pytest.fixture
-def pair(tmp_path: Path) -> Iterator[list[AgentProcess]]:
-    with agent_processes([tmp_path / f"node{i}" for i in range(2)]) as agents:
-        yield agents
 
 
 def identity_of(agent: AgentProcess) -> Identity:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -27,12 +26,6 @@ from tests.security.peer_support import (
 )
 
 EXEC = "/peer/tasks/exec"
-
-
-@pytest.fixture
-def trio(tmp_path: Path) -> Iterator[list[AgentProcess]]:
-    with cluster(tmp_path, 3) as agents:
-        yield agents
 
 
 def exec_body(marker: Path) -> bytes:

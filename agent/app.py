@@ -1,8 +1,8 @@
 """Composition root: `create_app(settings)` wires the core and every subsystem.
 
 The lifespan opens the database, starts subsystems in order inside one task group, and on
-shutdown stops them in reverse order, closes the bus (ending every SSE stream) and then the
-database.
+shutdown, in reverse order, ends each subsystem's background tasks and then stops it; then it
+closes the bus (ending every SSE stream) and the database.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from agent import __version__
-from agent.cluster import ClusterSubsystem
-from agent.cluster import create as create_cluster
+from agent.cluster.subsystem import ClusterSubsystem
+from agent.cluster.subsystem import create as create_cluster
 from agent.core import auth, sse
 from agent.core.bus import EventBus
 from agent.core.db import Database
@@ -32,15 +32,15 @@ from agent.core.security import LocalSecurity, cookie_name, load_or_create_token
 from agent.core.sessions import SessionStore
 from agent.core.subsystem import Context, ServesPeers, Subsystem
 from agent.dashboard import routes as dashboard_routes
-from agent.discovery import create as create_discovery
-from agent.llm import create as create_llm
-from agent.ops import create as create_ops
+from agent.discovery.subsystem import create as create_discovery
+from agent.llm.subsystem import create as create_llm
+from agent.ops.subsystem import create as create_ops
 from agent.peer.identity import load_or_create_identity
 from agent.peer.listener import create_peer_app
 from agent.settings import Settings
-from agent.storage import create as create_storage
-from agent.tasks import create as create_tasks
-from agent.telemetry import create as create_telemetry
+from agent.storage.subsystem import create as create_storage
+from agent.tasks.subsystem import create as create_tasks
+from agent.telemetry.subsystem import create as create_telemetry
 
 log = logging.getLogger("openfabric")
 STOP_TIMEOUT = 1.0
@@ -60,19 +60,18 @@ def build_context(settings: Settings) -> Context:
 
 
 def build_subsystems(ctx: Context) -> tuple[list[Subsystem], ClusterSubsystem]:
+    """Every subsystem, in start order (stopped in reverse).
+
+    Telemetry comes first: it provides `ctx.telemetry`. The cluster comes next: it provides
+    `ctx.cluster`, which every later one reads. The rest only use what `ctx` carries.
+    """
     telemetry = create_telemetry(ctx)
-    cluster = create_cluster(ctx, telemetry.service)
-    discovery = create_discovery(
-        ctx,
-        advert=cluster.advert,
-        is_member=cluster.is_member,
-        on_member_address=cluster.on_member_address,
-    )
-    cluster.membership.on_cluster_change = discovery.service.refresh_advert
-    tasks = create_tasks(ctx, cluster, telemetry.service)
-    storage = create_storage(ctx, cluster)
-    llm = create_llm(ctx, cluster, telemetry.service)
-    ops = create_ops(ctx, telemetry.service)
+    cluster = create_cluster(ctx)
+    discovery = create_discovery(ctx)
+    tasks = create_tasks(ctx)
+    storage = create_storage(ctx)
+    llm = create_llm(ctx)
+    ops = create_ops(ctx)
     return [telemetry, cluster, discovery, tasks, storage, llm, ops], cluster
 
 
@@ -104,10 +103,11 @@ def create_app(settings: Settings, dashboard_dir: Path | None = None) -> Starlet
                     log.info("agent %s ready (node %s)", __version__, ctx.identity.node_id)
                     yield
                 finally:
-                    await _stop_all(started)
+                    await _stop_all(ctx, started)
                     ctx.bus.close()
                     tg.cancel_scope.cancel()
         finally:
+            await ctx.peers.close()
             await ctx.db.close()
 
     routes: list[BaseRoute] = [*sse.routes(), *auth.routes()]
@@ -138,7 +138,7 @@ def create_app(settings: Settings, dashboard_dir: Path | None = None) -> Starlet
     peer_routes = [r for s in subsystems if isinstance(s, ServesPeers) for r in s.peer_routes()]
     app.state.peer_app = create_peer_app(
         peer_routes,
-        key_of=cluster.membership.key_of,
+        key_of=cluster.peer_key_of,
         nonces=cluster.nonces,
         metrics=ctx.metrics,
     )
@@ -157,8 +157,18 @@ def create_app(settings: Settings, dashboard_dir: Path | None = None) -> Starlet
     return app
 
 
-async def _stop_all(started: list[Subsystem]) -> None:
+async def _stop_all(ctx: Context, started: list[Subsystem]) -> None:
     for subsystem in reversed(started):
+        # Its background tasks end first: stop() closes the clients and files they use.
+        with anyio.move_on_after(STOP_TIMEOUT, shield=True) as scope:
+            await ctx.jobs.cancel(subsystem.name)
+        if scope.cancelled_caught:
+            log.warning(
+                "background tasks of %s did not end within %.1fs: %s",
+                subsystem.name,
+                STOP_TIMEOUT,
+                ", ".join(ctx.jobs.running(subsystem.name)),
+            )
         with anyio.move_on_after(STOP_TIMEOUT, shield=True) as scope:
             try:
                 await subsystem.stop()

@@ -20,6 +20,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import anyio
 import uvicorn
 
 from agent import __version__
@@ -123,8 +124,9 @@ def remove_agent_file(home: Path) -> None:
 
 
 class _AgentServer(uvicorn.Server):
-    """The local API server. After its startup (the app's lifespan: database, subsystems) it
-    starts the peer listener; at shutdown it stops the peer listener first."""
+    """The local API server. The peer listener runs in a task group its main loop owns: it
+    starts once the app's lifespan (database, subsystems) has started and the local API
+    listens, and it has stopped before the local server's shutdown (and the lifespan's)."""
 
     def __init__(
         self,
@@ -139,39 +141,54 @@ class _AgentServer(uvicorn.Server):
         self.node_id = node_id
         self.peer = peer
         self.peer_socket = peer_socket
-        self._peer_task: asyncio.Task[None] | None = None
+        self.peer_failed = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        # Signal handlers run between bytecodes of whatever is running; they reach the
+        # event loop through call_soon_threadsafe.
         self._loop = asyncio.get_running_loop()
         await super().startup(sockets=sockets)
-        if not self.started:
-            return
-        self._peer_task = asyncio.create_task(self.peer.serve(sockets=[self.peer_socket]))
-        # uvicorn exposes `started` as a flag only, so it is polled.
-        while not self.peer.started and not self._peer_task.done():  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
-        if not self.peer.started:
-            log.error("the peer listener failed to start")
-            self.should_exit = True
-            return
-        write_agent_file(self.settings, self.node_id)
-        log.info(
-            "local API on http://%s:%d, peer listener on https://%s:%d",
-            self.settings.host,
-            self.settings.port,
-            self.settings.peer_host,
-            self.settings.peer_port,
-        )
 
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        # uvicorn re-raises SIGTERM after serving, which ends the process before any
-        # caller's cleanup, so agent.json is removed here.
-        remove_agent_file(self.settings.home)
-        if self._peer_task is not None:
-            self.peer.should_exit = True
-            await self._peer_task
-        await super().shutdown(sockets=sockets)
+    async def main_loop(self) -> None:
+        peer_done = anyio.Event()
+        async with anyio.create_task_group() as group:
+            group.start_soon(self._serve_peers, peer_done)
+            try:
+                # uvicorn exposes `started` as a flag only, so it is polled.
+                while not self.peer.started and not peer_done.is_set():  # noqa: ASYNC110
+                    await anyio.sleep(0.01)
+                if self.peer.started and not self.should_exit:
+                    write_agent_file(self.settings, self.node_id)
+                    log.info(
+                        "local API on http://%s:%d, peer listener on https://%s:%d",
+                        self.settings.host,
+                        self.settings.port,
+                        self.settings.peer_host,
+                        self.settings.peer_port,
+                    )
+                    await super().main_loop()
+            finally:
+                # uvicorn re-raises SIGTERM after serving, which ends the process before any
+                # caller's cleanup, so agent.json is removed here.
+                remove_agent_file(self.settings.home)
+                self.peer.should_exit = True
+
+    async def _serve_peers(self, done: anyio.Event) -> None:
+        failure: str | None = None
+        try:
+            await self.peer.serve(sockets=[self.peer_socket])
+        except Exception as exc:
+            failure = str(exc) or type(exc).__name__
+        finally:
+            done.set()
+        if failure is None and not self.peer.started:
+            failure = "it stopped before it started"
+        if failure is not None:
+            log.error("the peer listener failed: %s", failure)
+            self.peer_failed = True
+        # Without its peer listener this node is no member: the local API stops too.
+        self.should_exit = True
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         app = self.config.app
@@ -230,5 +247,5 @@ def serve(settings: Settings) -> None:
         sock.close()
         peer_sock.close()
         remove_agent_file(settings.home)
-    if not server.started:
+    if not server.started or server.peer_failed:
         raise ServeError("the agent failed to start; see the log above")

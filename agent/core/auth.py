@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Route
 
 from agent.core.errors import Conflict, Forbidden, Unauthorized
 from agent.core.http import api_route, json_response
+from agent.core.models_auth import LoggedOut, LoginCode
 from agent.core.sessions import SessionStore
 
 TAG = "auth"
@@ -41,11 +42,9 @@ async def login_code(request: Request) -> Response:
             code="TOKEN_REQUIRED",
         )
     code = sessions.issue_code()
-    body = {
-        "code": code,
-        "login_path": f"/login?code={quote(code, safe='')}",
-        "expires_in": sessions.code_ttl,
-    }
+    body = LoginCode(
+        code=code, login_path=f"/login?code={quote(code, safe='')}", expires_in=sessions.code_ttl
+    )
     return json_response(body, headers={"Cache-Control": "no-store"})
 
 
@@ -69,7 +68,7 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     sessions = _sessions(request)
     ended = sessions.end(request.cookies.get(sessions.cookie_name))
-    response = json_response({"logged_out": ended})
+    response = json_response(LoggedOut(logged_out=ended))
     response.delete_cookie(sessions.cookie_name, httponly=True, samesite="strict", path="/")
     return response
 
@@ -84,6 +83,7 @@ def routes() -> list[BaseRoute]:
             summary="A single-use dashboard login code (bearer token only), valid for "
             "`login_code_ttl` seconds, and the path that redeems it.",
             responses={403: "TOKEN_REQUIRED", 409: "AUTH_DISABLED"},
+            answer=LoginCode,
         ),
         api_route(
             "/api/auth/logout",
@@ -92,6 +92,7 @@ def routes() -> list[BaseRoute]:
             tag=TAG,
             summary="End this browser's dashboard session and clear its cookie.",
             responses={409: "AUTH_DISABLED"},
+            answer=LoggedOut,
         ),
         Route("/login", login, methods=["GET"]),
     ]

@@ -30,8 +30,11 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-GAP_TOPIC = "stream.gap"
-REPLAYED_TOPIC = "stream.replayed"
+from agent.core.events import P, Topic
+from agent.core.stream_events import STREAM_GAP, STREAM_REPLAYED, StreamGap, StreamReplayed
+
+GAP_TOPIC = STREAM_GAP.name
+REPLAYED_TOPIC = STREAM_REPLAYED.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +144,11 @@ class EventBus:
     def closed(self) -> bool:
         return self._closed
 
-    def publish(self, topic: str, data: dict[str, Any]) -> Event:
+    def publish(self, topic: Topic[P], payload: P) -> Event:
+        """Publish `payload` (an instance of the topic's model) on `topic`."""
+        return self._append(topic.name, topic.data(payload))
+
+    def _append(self, topic: str, data: dict[str, Any]) -> Event:
         event = Event(self._next_seq, topic, data, time.time())
         self._next_seq += 1
         self._ring.append(event)
@@ -168,7 +175,7 @@ class EventBus:
         replayed_up_to = max(last_event_id, self.last_seq)
         if last_event_id < self.last_seq:
             self._replay_ring(sub, last_event_id)
-        marker = {"last_event_id": replayed_up_to}
+        marker = STREAM_REPLAYED.data(StreamReplayed(last_event_id=replayed_up_to))
         sub.offer(Event(replayed_up_to, REPLAYED_TOPIC, marker, time.time()), replay=True)
 
     def _replay_ring(self, sub: Subscription, last_event_id: int) -> None:
@@ -188,12 +195,14 @@ class EventBus:
         evicted = max(0, oldest - 1 - last_event_id)
         if evicted or skipped:
             resumed_at = chosen[-1].seq if chosen else self._next_seq
-            gap = {
-                "after": last_event_id,
-                "resumed_at": resumed_at,
-                "missed": evicted + skipped,
-                "skipped": skipped,
-            }
+            gap = STREAM_GAP.data(
+                StreamGap(
+                    after=last_event_id,
+                    resumed_at=resumed_at,
+                    missed=evicted + skipped,
+                    skipped=skipped,
+                )
+            )
             sub.offer(Event(resumed_at - 1, GAP_TOPIC, gap, time.time()), replay=True)
         for event in reversed(chosen):
             sub.offer(event, replay=True)

@@ -110,7 +110,8 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
         404: f"no route for {request.method} {request.url.path}",
         405: f"{request.method} is not allowed on {request.url.path}",
     }.get(exc.status_code, str(exc.detail))
-    return error_response(exc.status_code, code, message, headers=exc.headers)
+    headers = dict(exc.headers) if exc.headers else None
+    return error_response(exc.status_code, code, message, headers=headers)
 
 
 EXCEPTION_HANDLERS = {ApiError: api_error_handler, HTTPException: http_error_handler}

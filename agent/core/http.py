@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import anyio
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -47,12 +47,6 @@ _RUN_TOO_DEEP = b"[" * (MAX_JSON_DEPTH + 1)
 OFFLOAD_BYTES = 64 * 1024
 
 
-class StrictModel(BaseModel):
-    """Base for request bodies: no type coercion, no unknown fields, only finite floats."""
-
-    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
-
-
 @dataclass(frozen=True)
 class QueryParam:
     name: str
@@ -72,6 +66,8 @@ class RouteDoc:
     streams: bool = False
     public: bool = False
     success: int = 200
+    # The model of a successful JSON answer (what the OpenAPI document publishes).
+    answer: type[BaseModel] | None = None
 
 
 def api_route(
@@ -87,6 +83,7 @@ def api_route(
     streams: bool = False,
     public: bool = False,
     success: int = 200,
+    answer: type[BaseModel] | None = None,
 ) -> Route:
     route = Route(path, endpoint, methods=list(methods))
     route.doc = RouteDoc(  # type: ignore[attr-defined]
@@ -98,6 +95,7 @@ def api_route(
         streams=streams,
         public=public,
         success=success,
+        answer=answer,
     )
     return route
 
@@ -286,4 +284,8 @@ def bounded_int(
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON answer; a wire model is serialised by its own (compiled) serializer."""
+    if isinstance(data, BaseModel):
+        body = data.__pydantic_serializer__.to_json(data)
+        return Response(body, status_code=status, headers=headers, media_type="application/json")
     return JSONResponse(data, status_code=status, headers=headers)

@@ -84,7 +84,7 @@ class ErrorBoundary:
 def _incoming_id(scope: Scope) -> str | None:
     for name, value in scope["headers"]:
         if name == b"x-request-id":
-            text = value.decode("latin-1")
+            text = bytes(value).decode("latin-1")
             if 0 < len(text) <= 64 and text.isprintable():
                 return text
     return None

@@ -2,8 +2,8 @@
 
 A subsystem's constructor only stores its dependencies. `start()` runs inside the lifespan
 and may open files, run migrations and spawn background tasks with `ctx.spawn` (they live in
-the task group the lifespan owns and are cancelled at shutdown). `stop()` runs in reverse
-start order and must return promptly.
+the task group the lifespan owns). At shutdown, in reverse start order, each subsystem's tasks
+are cancelled and awaited, then its `stop()` runs; it must return promptly.
 """
 
 from __future__ import annotations
@@ -18,8 +18,12 @@ import anyio.abc
 from starlette.routing import BaseRoute
 
 from agent.core.bus import EventBus
+from agent.core.capabilities import Capabilities
+from agent.core.cluster import ClusterView, TelemetryReadings
 from agent.core.db import Database
+from agent.core.jobs import Jobs
 from agent.core.metrics import Metrics
+from agent.peer.client import PeerClient
 from agent.peer.identity import Identity
 from agent.settings import Settings
 
@@ -56,19 +60,46 @@ class Context:
     task_group: anyio.abc.TaskGroup | None = None
     # What this node offers the cluster (e.g. remote_exec, max_tasks); subsystems fill it in
     # and heartbeats carry it to every member.
-    capabilities: dict[str, Any] = field(default_factory=dict)
+    capabilities: Capabilities = field(default_factory=Capabilities)
+    # Signed requests to other members; closed by the lifespan after every subsystem stops.
+    peers: PeerClient = field(init=False)
+    _cluster: ClusterView | None = field(default=None, repr=False)
+    _telemetry: TelemetryReadings | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.peers = PeerClient(self.identity)
+
+    @property
+    def cluster(self) -> ClusterView:
+        """The read-only cluster view; the cluster subsystem provides it when created."""
+        if self._cluster is None:
+            raise RuntimeError(
+                "the cluster view is provided by the cluster subsystem: create it first"
+            )
+        return self._cluster
+
+    def provide_cluster(self, view: ClusterView) -> None:
+        self._cluster = view
+
+    @property
+    def telemetry(self) -> TelemetryReadings:
+        """This node's telemetry readings; the telemetry subsystem provides them when created."""
+        if self._telemetry is None:
+            raise RuntimeError(
+                "telemetry readings are provided by the telemetry subsystem: create it first"
+            )
+        return self._telemetry
+
+    def provide_telemetry(self, readings: TelemetryReadings) -> None:
+        self._telemetry = readings
+
+    jobs: Jobs = field(default_factory=Jobs, repr=False)
 
     def spawn(self, name: str, job: Callable[[], Awaitable[Any]]) -> None:
-        """Run `job` in the background until shutdown; a crash is logged, not fatal."""
+        """Run `job` in the background until its owner stops; a crash is logged, not fatal.
+
+        `name` is `<subsystem>.<job>`: the jobs of a subsystem are cancelled and awaited just
+        before its `stop()`, so a job never outlives what that `stop()` closes."""
         if self.task_group is None:
             raise RuntimeError("background tasks can only start inside the agent's lifespan")
-
-        async def guarded() -> None:
-            try:
-                await job()
-            except anyio.get_cancelled_exc_class():
-                raise
-            except Exception:
-                log.exception("background task %s failed", name)
-
-        self.task_group.start_soon(guarded, name=name)
+        self.jobs.start(self.task_group, name, job)

@@ -7,7 +7,6 @@ subsystems use to relay logs, file chunks and tokens.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 from collections.abc import AsyncIterable, AsyncIterator
@@ -15,6 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 import httpx
 
 from agent.peer.identity import Identity
@@ -44,9 +44,8 @@ class PeerClient:
         self.timeout = timeout
         self._clients: dict[str, tuple[str, httpx.AsyncClient]] = {}
         self._preferred: dict[str, str] = {}
-        self._closing: set[asyncio.Task[None]] = set()
 
-    def _client(self, target: PeerTarget) -> httpx.AsyncClient:
+    async def _client(self, target: PeerTarget) -> httpx.AsyncClient:
         cached = self._clients.get(target.node_id)
         if cached is not None and cached[0] == target.cert_pem:
             return cached[1]
@@ -57,10 +56,11 @@ class PeerClient:
         )
         self._clients[target.node_id] = (target.cert_pem, client)
         if cached is not None:
-            # The member's certificate changed: retire the pool pinned to the old one.
-            task = asyncio.get_running_loop().create_task(cached[1].aclose())
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
+            # The member's certificate changed: retire the pool pinned to the old one. The new
+            # pool is cached first, so requests made meanwhile do not retire it too; shielded,
+            # so a cancelled caller still closes it.
+            with anyio.CancelScope(shield=True):
+                await cached[1].aclose()
         return client
 
     def _addresses(self, target: PeerTarget) -> list[str]:
@@ -97,7 +97,7 @@ class PeerClient:
         json_body: Any = None,
         timeout: float | None = None,
     ) -> httpx.Response:
-        client = self._client(target)
+        client = await self._client(target)
         last_error: Exception | None = None
         for address in self._addresses(target):
             # Signed afresh per attempt: a nonce must never be sent twice.
@@ -142,8 +142,9 @@ class PeerClient:
         else:
             body, headers = self._prepare(target, method, path, json_body)
         url = self._url(target, self._addresses(target)[0], path)
+        client = await self._client(target)
         try:
-            async with self._client(target).stream(
+            async with client.stream(
                 method, url, content=body, headers=headers, timeout=timeout
             ) as response:
                 yield response

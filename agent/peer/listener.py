@@ -11,12 +11,12 @@ limit (`body_limit(route, n)`) or else by `max_body_bytes`.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import re
 from collections.abc import Sequence
 from typing import TypeVar
 
+import anyio
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.middleware import Middleware
@@ -44,7 +44,8 @@ def body_limit(route: RouteT, limit: int) -> RouteT:
 
 def request_target(scope: Scope) -> str:
     query = scope.get("query_string", b"").decode("latin-1")
-    return scope["path"] + (f"?{query}" if query else "")
+    path: str = scope["path"]
+    return path + (f"?{query}" if query else "")
 
 
 def _too_large(limit: int) -> PayloadTooLarge:
@@ -105,7 +106,8 @@ class BodyLimit:
                 # Only disconnects are left; a streaming response may wait for one for long.
                 return await receive()
             try:
-                message = await asyncio.wait_for(receive(), self.idle_timeout)
+                with anyio.fail_after(self.idle_timeout):
+                    message = await receive()
             except TimeoutError:
                 raise ApiError(
                     "request body stalled",

@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 
 from agent.core.bus import GAP_TOPIC, REPLAYED_TOPIC, EventBus, next_event, topic_matches
+from tests.topics import publish
 
 
 def test_topic_matching() -> None:
@@ -18,9 +19,9 @@ async def test_subscribers_receive_matching_events_in_order() -> None:
     bus = EventBus()
     nodes = bus.subscribe(["node"])
     everything = bus.subscribe()
-    first = bus.publish("node.online", {"n": 1})
-    bus.publish("task.done", {"n": 2})
-    bus.publish("node.offline", {"n": 3})
+    first = publish(bus, "node.online", {"n": 1})
+    publish(bus, "task.done", {"n": 2})
+    publish(bus, "node.offline", {"n": 3})
     got = [await next_event(nodes, 1), await next_event(nodes, 1)]
     assert [e.data["n"] for e in got if e] == [1, 3]
     assert [(await next_event(everything, 1)).data["n"] for _ in range(3)] == [1, 2, 3]
@@ -29,23 +30,23 @@ async def test_subscribers_receive_matching_events_in_order() -> None:
 
 async def test_sequence_numbers_rise_across_bus_instances() -> None:
     old = EventBus()
-    last_of_old_run = old.publish("x", {}).seq
-    assert EventBus().publish("x", {}).seq > last_of_old_run
+    last_of_old_run = publish(old, "x", {}).seq
+    assert publish(EventBus(), "x", {}).seq > last_of_old_run
 
 
 async def test_replay_after_last_event_id() -> None:
     bus = EventBus(ring_size=1000)
-    events = [bus.publish("t", {"i": i}) for i in range(10)]
+    events = [publish(bus, "t", {"i": i}) for i in range(10)]
     sub = bus.subscribe(["t"], last_event_id=events[6].seq)
     assert [(await next_event(sub, 1)).data["i"] for _ in range(3)] == [7, 8, 9]
     assert (await next_event(sub, 1)).topic == REPLAYED_TOPIC
-    bus.publish("t", {"i": 10})
+    publish(bus, "t", {"i": 10})
     assert (await next_event(sub, 1)).data["i"] == 10
 
 
 async def test_replay_from_before_the_ring_reports_the_gap() -> None:
     bus = EventBus(ring_size=1000)
-    events = [bus.publish("t", {"i": i}) for i in range(1500)]
+    events = [publish(bus, "t", {"i": i}) for i in range(1500)]
     sub = bus.subscribe(["t"], last_event_id=events[100].seq)
     gap = await next_event(sub, 1)
     assert gap is not None
@@ -62,7 +63,7 @@ async def test_slow_subscriber_loses_oldest_and_never_blocks_others() -> None:
     fast = bus.subscribe()
     received: list[int] = []
     for i in range(100):
-        bus.publish("t", {"i": i})
+        publish(bus, "t", {"i": i})
         event = await next_event(fast, 1)
         assert event is not None
         received.append(event.data["i"])
@@ -87,25 +88,25 @@ async def test_unsubscribe_stops_delivery() -> None:
     bus = EventBus()
     sub = bus.subscribe()
     bus.unsubscribe(sub)
-    bus.publish("t", {})
+    publish(bus, "t", {})
     assert await sub.get() is None
 
 
 async def test_resuming_ends_replay_with_a_marker() -> None:
     bus = EventBus()
-    first = bus.publish("t", {"i": 0})
-    bus.publish("t", {"i": 1})
+    first = publish(bus, "t", {"i": 0})
+    publish(bus, "t", {"i": 1})
     sub = bus.subscribe(["t"], last_event_id=first.seq)
     assert (await next_event(sub, 1)).data["i"] == 1
     marker = await next_event(sub, 1)
     assert marker.topic == REPLAYED_TOPIC
     assert marker.data["last_event_id"] == bus.last_seq
-    live = bus.publish("t", {"i": 2})
+    live = publish(bus, "t", {"i": 2})
     assert (await next_event(sub, 1)).seq == live.seq
 
 
 async def test_no_marker_without_resumption() -> None:
     bus = EventBus()
     sub = bus.subscribe(["t"])
-    bus.publish("t", {"i": 0})
+    publish(bus, "t", {"i": 0})
     assert (await next_event(sub, 1)).topic == "t"

@@ -5,7 +5,8 @@ from starlette.requests import Request
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from agent.core.http import StrictModel, read_json
+from agent.core.http import read_json
+from agent.core.wire import StrictModel
 from tests.core.test_security import assert_error
 
 

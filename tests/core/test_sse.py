@@ -9,7 +9,9 @@ from pathlib import Path
 import httpx
 
 from agent.core.bus import GAP_TOPIC
+from agent.core.stream_events import STREAM_GAP, STREAM_REPLAYED, StreamGap, StreamReplayed
 from tests.harness import LiveAgent, live_agent, make_settings
+from tests.topics import publish
 
 
 async def read_events(
@@ -45,9 +47,9 @@ async def test_events_are_streamed_with_ids_and_topics(live: LiveAgent) -> None:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         await _wait_subscribed(bus, 1)
-        bus.publish("other.topic", {"skip": True})
-        bus.publish("demo.one", {"n": 1})
-        bus.publish("demo.two", {"n": 2})
+        publish(bus, "other.topic", {"skip": True})
+        publish(bus, "demo.one", {"n": 1})
+        publish(bus, "demo.two", {"n": 2})
         events = await asyncio.wait_for(read_events(response, 2), 5)
     assert [e["event"] for e in events] == ["demo.one", "demo.two"]
     assert [e["data"]["n"] for e in events] == [1, 2]
@@ -56,7 +58,7 @@ async def test_events_are_streamed_with_ids_and_topics(live: LiveAgent) -> None:
 
 async def test_last_event_id_replays_what_was_missed(live: LiveAgent) -> None:
     bus = live.server.config.app.state.bus
-    sent = [bus.publish("replay", {"i": i}) for i in range(5)]
+    sent = [publish(bus, "replay", {"i": i}) for i in range(5)]
     headers = {"Last-Event-ID": str(sent[1].seq)}
     async with (
         live.client() as client,
@@ -75,8 +77,16 @@ async def test_resuming_from_an_old_run_reports_a_gap(live: LiveAgent) -> None:
             "GET", "/api/events", params={"topics": "nothing", "last_event_id": "5"}
         ) as response,
     ):
-        events = await asyncio.wait_for(read_events(response, 1), 5)
-    assert events[0]["event"] == GAP_TOPIC
+        events = await asyncio.wait_for(read_events(response, 2), 5)
+    gap, replayed = events
+    assert gap["event"] == GAP_TOPIC == STREAM_GAP.name
+    assert replayed["event"] == STREAM_REPLAYED.name
+    # Each marker carries exactly its payload model.
+    assert StreamGap.model_validate(gap["data"]).model_dump(mode="json") == gap["data"]
+    assert gap["data"]["after"] == 5
+    marker = StreamReplayed.model_validate(replayed["data"])
+    assert marker.model_dump(mode="json") == replayed["data"]
+    assert marker.last_event_id >= gap["data"]["resumed_at"] - 1
 
 
 async def test_bad_last_event_id_is_400(live: LiveAgent) -> None:
@@ -116,7 +126,7 @@ async def test_disconnected_clients_are_unsubscribed(live: LiveAgent) -> None:
         await _wait_subscribed(bus, before + 1)
     deadline = asyncio.get_running_loop().time() + 5
     while bus.subscriber_count > before:
-        bus.publish("poke", {})
+        publish(bus, "poke", {})
         assert asyncio.get_running_loop().time() < deadline, "subscriber was never removed"
         await asyncio.sleep(0.02)
 

@@ -1,16 +1,53 @@
-"""Topics the cluster subsystem publishes; each event's data is the node's view.
+"""Topics the cluster subsystem publishes; each carries the member as this node sees it."""
 
-node.joined    a node became a member (on every member, the joiner included)
-node.online    a member was heard from after being suspect or offline (or for the first time)
-node.suspect   a member has been silent for `suspect_after` seconds
-node.offline   a member has been silent for `offline_after` seconds
-node.left      a member left the cluster on its own
-node.evicted   a member was evicted (on the evicted node too: it is then alone)
-"""
+from __future__ import annotations
 
-NODE_JOINED = "node.joined"
-NODE_ONLINE = "node.online"
-NODE_SUSPECT = "node.suspect"
-NODE_OFFLINE = "node.offline"
-NODE_LEFT = "node.left"
-NODE_EVICTED = "node.evicted"
+from typing import Any, Literal
+
+from pydantic import Field
+
+from agent.core.events import Topic
+from agent.core.wire import Answer
+
+
+class NodeChange(Answer):
+    """A member whose standing or liveness changed, as this node sees it now."""
+
+    node_id: str
+    name: str
+    status: Literal["member", "left", "evicted"] = Field(description="Its standing now")
+    state: Literal["online", "suspect", "offline"] = Field(description="Its liveness now")
+    addresses: list[str]
+    self: bool = Field(description="True when the event is about the node that publishes it")
+
+
+def _topic(name: str, summary: str) -> Topic[NodeChange]:
+    return Topic(name, NodeChange, summary)
+
+
+NODE_JOINED = _topic(
+    "node.joined", "A node became a member (published on every member, the joiner included)."
+)
+NODE_ONLINE = _topic(
+    "node.online",
+    "A member was heard from for the first time, or again after being suspect or offline.",
+)
+NODE_SUSPECT = _topic("node.suspect", "A member has been silent for `suspect_after` seconds.")
+NODE_OFFLINE = _topic("node.offline", "A member has been silent for `offline_after` seconds.")
+NODE_LEFT = _topic(
+    "node.left",
+    "A member left the cluster on its own (on the leaver too, with `self` true: it is then alone).",
+)
+NODE_EVICTED = _topic(
+    "node.evicted",
+    "A member was evicted (on the evicted node too, with `self` true: it is then alone).",
+)
+
+TOPICS: tuple[Topic[Any], ...] = (
+    NODE_JOINED,
+    NODE_ONLINE,
+    NODE_SUSPECT,
+    NODE_OFFLINE,
+    NODE_LEFT,
+    NODE_EVICTED,
+)

@@ -9,17 +9,20 @@ answer means this node was evicted while it was away: it becomes a lone node.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Iterable
-from typing import Any, Protocol
+from collections.abc import Coroutine, Iterable
+from typing import Any
 
+import anyio
+import anyio.abc
 from pydantic import ValidationError
 
 from agent.cluster.membership import Membership
 from agent.cluster.models import Table
 from agent.cluster.store import EVICTED, Member
+from agent.core.capabilities import Capabilities
+from agent.core.cluster import TelemetryReadings
 from agent.core.http import peer_answer
 from agent.core.subsystem import Context
 from agent.peer.client import PeerClient, PeerUnreachable
@@ -31,26 +34,23 @@ REFRESH_SELF_EVERY_S = 5.0
 LIVENESS_TICK_S = 0.1
 
 
-class TelemetrySource(Protocol):
-    def latest(self) -> dict[str, Any] | None: ...
-
-
 class Heartbeats:
     def __init__(
-        self, ctx: Context, membership: Membership, peers: PeerClient, telemetry: TelemetrySource
+        self, ctx: Context, membership: Membership, peers: PeerClient, telemetry: TelemetryReadings
     ) -> None:
         self.ctx = ctx
         self.membership = membership
         self.peers = peers
         self.telemetry = telemetry
         self._in_flight: set[str] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
+        # Beats and table pushes run in a task group that `run` owns, so they end with it.
+        self._group: anyio.abc.TaskGroup | None = None
         self.sent = ctx.metrics.counter("heartbeats_sent_total", "Heartbeats sent", ["outcome"])
 
     def payload(self) -> dict[str, Any]:
         return {
             "telemetry": self.telemetry.latest(),
-            "capabilities": self.ctx.capabilities,
+            "capabilities": self.ctx.capabilities.model_dump(mode="json", exclude_none=True),
             "membership": {
                 "version": self.membership.version(),
                 "digest": self.membership.digest(),
@@ -60,6 +60,14 @@ class Heartbeats:
     async def run(self) -> None:
         """One heartbeat per member per interval; liveness is re-checked every LIVENESS_TICK_S
         so a silent member is marked offline promptly once `offline_after` has passed."""
+        async with anyio.create_task_group() as group:
+            self._group = group
+            try:
+                await self._tick_forever()
+            finally:
+                self._group = None
+
+    async def _tick_forever(self) -> None:
         interval = self.ctx.settings.heartbeat_interval
         persisted_at = refreshed_at = time.monotonic()
         next_beat: dict[str, float] = {}
@@ -78,21 +86,24 @@ class Heartbeats:
             if now - persisted_at > PERSIST_EVERY_S:
                 persisted_at = now
                 await self.persist_last_seen()
-            await asyncio.sleep(LIVENESS_TICK_S)
+            await anyio.sleep(LIVENESS_TICK_S)
 
     async def persist_last_seen(self) -> None:
         seen = {n: live.last_seen for n, live in self.membership.live.items() if live.last_seen}
         if seen:
             await self.membership.store.save_last_seen(seen)
 
-    def spawn(self, job: Any) -> None:
-        task = asyncio.get_running_loop().create_task(job)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def spawn(self, job: Coroutine[Any, Any, None]) -> None:
+        """Run `job` beside the heartbeat loop, which owns it; once the loop has ended (the
+        agent is stopping) the job is dropped unrun."""
+        if self._group is None:
+            job.close()
+            return
+        self._group.start_soon(_logged, job)
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
+        if self._group is not None:
+            self._group.cancel_scope.cancel()
         await self.persist_last_seen()
 
     async def beat(self, member: Member) -> None:
@@ -124,7 +135,7 @@ class Heartbeats:
             return
         self.sent.labels("ok").inc()
         self.membership.heard_from(
-            member.node_id, body.get("telemetry"), capabilities=body.get("capabilities")
+            member.node_id, body.get("telemetry"), capabilities=_capabilities(body)
         )
         theirs = (body.get("membership") or {}).get("digest")
         if theirs and theirs != self.membership.digest():
@@ -149,9 +160,26 @@ class Heartbeats:
         """Push the whole table to every member (and `extra`, e.g. the node just evicted)."""
         targets = {m.node_id: m for m in [*self.membership.peers(), *extra]}
         targets.pop(self.membership.node_id, None)
-        if targets:
-            await asyncio.gather(*(self.sync_with(m) for m in targets.values()))
+        async with anyio.create_task_group() as group:
+            for member in targets.values():
+                group.start_soon(self.sync_with, member)
+
+
+async def _logged(job: Coroutine[Any, Any, None]) -> None:
+    # One failed beat must not end the loop that owns it, and with it every later beat.
+    try:
+        await job
+    except Exception:
+        log.exception("heartbeat job failed")
 
 
 def _json(response: Any) -> dict[str, Any]:
     return peer_answer(response.content) or {}
+
+
+def _capabilities(body: dict[str, Any]) -> Capabilities | None:
+    """A peer's answered capabilities, or None (kept as they were) when they do not validate."""
+    try:
+        return Capabilities.model_validate(body.get("capabilities") or {})
+    except ValidationError:
+        return None

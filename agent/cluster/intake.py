@@ -36,8 +36,8 @@ def screen(table: Table, records: dict[str, Record], nodes: dict[str, Node]) -> 
                 out.records.append(record)
     known = {**records, **{r.id: r for r in out.records}}
     standings = derive(table.cluster_id, known.values())
-    for signed in table.nodes:
-        body, ours = signed.body, nodes.get(signed.body.node_id)
+    for entry in table.nodes:
+        body, ours = entry.body, nodes.get(entry.body.node_id)
         standing = standings.get(body.node_id)
         if standing is None:
             # An entry only travels with an admission: no record, no entry.
@@ -47,8 +47,8 @@ def screen(table: Table, records: dict[str, Record], nodes: dict[str, Node]) -> 
         ):
             # Unreachable while node ids derive from keys; kept as the explicit rule.
             out.refused["key_changed"] += 1
-        elif ours is None or Node(body, signed.signature).beats(ours):
-            node = check_node(signed)
+        elif ours is None or Node(body, entry.signature).beats(ours):
+            node = check_node(entry)
             if node is None:
                 out.refused["bad_entry"] += 1
             else:

@@ -24,7 +24,16 @@ from agent.cluster import records
 from agent.cluster.heartbeat import Heartbeats
 from agent.cluster.ledger import admitted_by
 from agent.cluster.membership import Membership
-from agent.cluster.models import JoinBody, Table
+from agent.cluster.models import (
+    AdmittedNode,
+    EvictResult,
+    IssuedJoinToken,
+    JoinBody,
+    JoinIssuer,
+    JoinResult,
+    LeaveResult,
+    Table,
+)
 from agent.cluster.records import check_node
 from agent.cluster.store import EVICTED, LEFT, MEMBER, Member
 from agent.cluster.tokens import JoinToken, decode, hash_secret, new_token
@@ -55,7 +64,7 @@ class JoinService:
         self.peers = peers
         self.heartbeats = heartbeats
 
-    async def issue_token(self) -> dict[str, Any]:
+    async def issue_token(self) -> IssuedJoinToken:
         cluster_id = await self.membership.ensure_cluster_id()
         me = self.membership.me()
         now = self.ctx.clock()
@@ -74,21 +83,21 @@ class JoinService:
         )
         encoded = token.encode()
         host = me.addresses[0]
-        return {
-            "token": encoded,
-            "join_url": f"https://{host}:{me.peer_port}/join/{encoded}",
-            "command": f"openfabric join {encoded}",
-            "expires_at": token.expires_at,
-            "expires_in": round(token.expires_at - now, 3),
-            "cluster_id": cluster_id,
-            "issuer": {
-                "node_id": me.node_id,
-                "name": me.name,
-                "addresses": list(me.addresses),
-                "peer_port": me.peer_port,
-                "fingerprint": me.fingerprint,
-            },
-        }
+        return IssuedJoinToken(
+            token=encoded,
+            join_url=f"https://{host}:{me.peer_port}/join/{encoded}",
+            command=f"openfabric join {encoded}",
+            expires_at=token.expires_at,
+            expires_in=round(token.expires_at - now, 3),
+            cluster_id=cluster_id,
+            issuer=JoinIssuer(
+                node_id=me.node_id,
+                name=me.name,
+                addresses=list(me.addresses),
+                peer_port=me.peer_port,
+                fingerprint=me.fingerprint,
+            ),
+        )
 
     async def token_state(self, token: JoinToken) -> str:
         """valid | expired | used | unknown, as this issuer sees it."""
@@ -156,7 +165,7 @@ class JoinService:
             return Gone("join token was already used", code="TOKEN_USED")
         return Gone("join token has expired; ask for a new one", code="TOKEN_EXPIRED")
 
-    async def join(self, text: str) -> dict[str, Any]:
+    async def join(self, text: str) -> JoinResult:
         token = decode(text)
         if token.expires_at <= self.ctx.clock():
             raise Gone("join token has expired; ask for a new one", code="TOKEN_EXPIRED")
@@ -185,11 +194,11 @@ class JoinService:
         await self._enter(token, answer)
         self.membership.heard_from(token.issuer, None)
         log.info("joined cluster %s through %s", token.cluster_id, token.issuer)
-        return {
-            "cluster_id": token.cluster_id,
-            "joined_via": token.issuer,
-            "members": [m.node_id for m in self.membership.active()],
-        }
+        return JoinResult(
+            cluster_id=token.cluster_id,
+            joined_via=token.issuer,
+            members=[m.node_id for m in self.membership.active()],
+        )
 
     async def _enter(self, token: JoinToken, answer: dict[str, Any]) -> None:
         """Adopt the issuer's table only if it is the token's cluster, admits this node and
@@ -231,7 +240,7 @@ class JoinService:
             details={"tried": failures},
         )
 
-    async def leave(self) -> dict[str, Any]:
+    async def leave(self) -> LeaveResult:
         membership = self.membership
         cluster_id = membership.cluster_id
         if cluster_id is None or not membership.in_cluster():
@@ -244,9 +253,9 @@ class JoinService:
         membership.stage(record)
         await self.heartbeats.broadcast()
         await membership.become_lone(LEFT)
-        return {"left": cluster_id, "node_id": membership.node_id}
+        return LeaveResult(left=cluster_id, node_id=membership.node_id)
 
-    async def evict(self, node_id: str, evict_admitted: bool = False) -> dict[str, Any]:
+    async def evict(self, node_id: str, evict_admitted: bool = False) -> EvictResult:
         """Evict a member for good. The members it admitted are listed for review and stay,
         unless `evict_admitted`, which evicts them in the same step."""
         membership = self.membership
@@ -287,20 +296,20 @@ class JoinService:
         await self.heartbeats.broadcast(extra=gone)
         for victim in gone:
             await self.peers.forget(victim.node_id)
-        return {
-            "node_id": node_id,
-            "evicted": True,
-            "admitted": [_brief(membership.members.get(n), n) for n in admitted],
-            "also_evicted": also,
-        }
+        return EvictResult(
+            node_id=node_id,
+            evicted=True,
+            admitted=[_brief(membership.members.get(n), n) for n in admitted],
+            also_evicted=also,
+        )
 
 
-def _brief(member: Member | None, node_id: str) -> dict[str, Any]:
-    return {
-        "node_id": node_id,
-        "name": member.name if member else "",
-        "status": member.status if member else "unknown",
-    }
+def _brief(member: Member | None, node_id: str) -> AdmittedNode:
+    return AdmittedNode(
+        node_id=node_id,
+        name=member.name if member else "",
+        status=member.status if member else "unknown",
+    )
 
 
 def _answer(response: httpx.Response) -> dict[str, Any]:

@@ -12,6 +12,8 @@ from typing import Any
 
 from agent.cluster import events
 from agent.cluster.store import MEMBER, Member
+from agent.core.capabilities import Capabilities
+from agent.core.events import Topic
 from agent.core.subsystem import Context
 
 ONLINE, SUSPECT, OFFLINE = "online", "suspect", "offline"
@@ -23,7 +25,7 @@ class Liveness:
     last_seen: float = 0.0
     heard_at: float | None = None
     telemetry: dict[str, Any] | None = None
-    capabilities: dict[str, Any] = field(default_factory=dict)
+    capabilities: Capabilities = field(default_factory=Capabilities)
     observed: tuple[str, ...] = ()
 
 
@@ -48,7 +50,7 @@ class LivenessTracking:
         node_id: str,
         telemetry: dict[str, Any] | None,
         observed: str | None = None,
-        capabilities: dict[str, Any] | None = None,
+        capabilities: Capabilities | None = None,
     ) -> None:
         member = self.members.get(node_id)
         if member is None or member.status != MEMBER:
@@ -58,7 +60,7 @@ class LivenessTracking:
         live.last_seen = self.ctx.clock()
         if telemetry is not None:
             live.telemetry = telemetry
-        if isinstance(capabilities, dict):
+        if capabilities is not None:
             live.capabilities = capabilities
         if observed and observed not in member.addresses:
             live.observed = (observed,)
@@ -97,15 +99,13 @@ class LivenessTracking:
     def set_observed(self, node_id: str, addresses: tuple[str, ...]) -> None:
         self.live.setdefault(node_id, Liveness()).observed = addresses
 
-    def _publish(self, topic: str, member: Member) -> None:
-        self.ctx.bus.publish(
-            topic,
-            {
-                "node_id": member.node_id,
-                "name": member.name,
-                "status": member.status,
-                "state": self.state_of(member.node_id),
-                "addresses": list(member.addresses),
-                "self": member.node_id == self.node_id,
-            },
+    def _publish(self, topic: Topic[events.NodeChange], member: Member) -> None:
+        change = events.NodeChange(
+            node_id=member.node_id,
+            name=member.name,
+            status=member.status,
+            state=self.state_of(member.node_id),
+            addresses=list(member.addresses),
+            self=member.node_id == self.node_id,
         )
+        self.ctx.bus.publish(topic, change)

@@ -237,7 +237,15 @@ class Membership(LivenessTracking):
         await self._forget()
         await self._cluster_changed()
         topic = events.NODE_EVICTED if status == EVICTED else events.NODE_LEFT
-        self.ctx.bus.publish(topic, {"node_id": self.node_id, "name": me.name, "self": True})
+        change = events.NodeChange(
+            node_id=self.node_id,
+            name=me.name,
+            status=EVICTED if status == EVICTED else LEFT,
+            state=ONLINE,
+            addresses=list(me.addresses),
+            self=True,
+        )
+        self.ctx.bus.publish(topic, change)
 
     async def _forget(self) -> None:
         self.cluster_id = None

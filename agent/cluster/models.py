@@ -5,6 +5,8 @@ and each list a size: nothing a member sends can overflow SQLite, blow up memory
 later local decision (an eviction) fail. Signed bodies are strict and closed (no coercion,
 no unknown fields) so that re-serialising a validated body gives back exactly the bytes
 that were signed.
+
+The local API's answers are in `models_api`, re-exported here.
 """
 
 from __future__ import annotations
@@ -13,6 +15,67 @@ import ipaddress
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from agent.cluster.models_api import (
+    AdmittedNode,
+    ClusterNode,
+    ClusterStatus,
+    EvictResult,
+    IssuedJoinToken,
+    JoinIssuer,
+    JoinResult,
+    LeaveResult,
+    NodeList,
+    NodeResources,
+    NodeState,
+    PooledRam,
+    PooledStorage,
+    PooledVram,
+)
+
+__all__ = [
+    "MAX_ADDRESSES",
+    "MAX_CERT_PEM",
+    "MAX_MS",
+    "MAX_NODES",
+    "MAX_RECORDS",
+    "MAX_SEQ",
+    "MIN_MS",
+    "Address",
+    "Admit",
+    "AdmittedNode",
+    "ClusterId",
+    "ClusterNode",
+    "ClusterStatus",
+    "Evict",
+    "EvictResult",
+    "Fingerprint",
+    "Found",
+    "IssuedJoinToken",
+    "JoinBody",
+    "JoinIssuer",
+    "JoinResult",
+    "Leave",
+    "LeaveResult",
+    "Millis",
+    "NodeBody",
+    "NodeId",
+    "NodeList",
+    "NodeResources",
+    "NodeState",
+    "PooledRam",
+    "PooledStorage",
+    "PooledVram",
+    "PublicKey",
+    "RecordBody",
+    "RecordId",
+    "Salt",
+    "Signature",
+    "SignedNode",
+    "SignedRecord",
+    "Table",
+    "TokenId",
+]
 
 MAX_NODES = 256
 MAX_RECORDS = 4096

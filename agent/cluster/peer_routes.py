@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -16,6 +16,7 @@ from agent.cluster.membership import Membership
 from agent.cluster.models import JoinBody, Table
 from agent.cluster.onboarding import invitation_page, refusal_page
 from agent.cluster.tokens import decode
+from agent.core.capabilities import Capabilities
 from agent.core.errors import ApiError, BadRequest, Conflict
 from agent.core.http import decode_json, json_response, read_body, validate
 from agent.peer.listener import body_limit, peer_node, request_target
@@ -33,7 +34,7 @@ class _Lenient(BaseModel):
 
 class HeartbeatBody(_Lenient):
     telemetry: dict[str, Any] | None = None
-    capabilities: dict[str, Any] = {}
+    capabilities: Capabilities = Field(default_factory=Capabilities)
     membership: dict[str, Any] = {}
 
 
@@ -58,7 +59,7 @@ def build_peer_routes(
         if body.cluster_id != membership.cluster_id:
             raise Conflict("membership is for another cluster", code="CLUSTER_MISMATCH")
         await membership.merge(body)
-        if membership.cluster_id is None:
+        if _alone(membership):
             # This node has just been removed; it has no table to offer any more.
             return json_response({"cluster_id": None, "records": [], "nodes": []})
         return json_response(membership.wire())
@@ -105,3 +106,8 @@ def build_peer_routes(
         body_limit(Route("/api/cluster/join", join, methods=["POST"]), JOIN_BODY_LIMIT),
         Route("/join/{token:path}", onboarding, methods=["GET"]),
     ]
+
+
+def _alone(membership: Membership) -> bool:
+    # Read after the merge: applying an eviction of this node makes it alone.
+    return membership.cluster_id is None

@@ -8,15 +8,24 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from agent.cluster.join import JoinService
-from agent.cluster.service import ClusterView
+from agent.cluster.models import (
+    ClusterNode,
+    ClusterStatus,
+    EvictResult,
+    IssuedJoinToken,
+    JoinResult,
+    LeaveResult,
+    NodeList,
+)
+from agent.cluster.service import ClusterReport
 from agent.core.http import (
     QueryParam,
-    StrictModel,
     api_route,
     json_response,
     parse_query,
     read_json,
 )
+from agent.core.wire import StrictModel
 
 
 class JoinRemoteBody(StrictModel):
@@ -27,13 +36,13 @@ class EvictQuery(BaseModel):
     evict_admitted: bool = False
 
 
-def build_routes(view: ClusterView, joins: JoinService) -> list[BaseRoute]:
+def build_routes(view: ClusterReport, joins: JoinService) -> list[BaseRoute]:
     async def status(request: Request) -> Response:
         return json_response(view.status())
 
     async def list_nodes(request: Request) -> Response:
         nodes = view.nodes()
-        return json_response({"nodes": nodes, "count": len(nodes)})
+        return json_response(NodeList(nodes=nodes, count=len(nodes)))
 
     async def get_node(request: Request) -> Response:
         return json_response(view.get(request.path_params["node_id"]))
@@ -62,6 +71,7 @@ def build_routes(view: ClusterView, joins: JoinService) -> list[BaseRoute]:
             methods=["GET"],
             tag=tag,
             summary="Cluster summary: node counts and pooled RAM, storage, GPUs and VRAM.",
+            answer=ClusterStatus,
         ),
         api_route(
             "/api/nodes",
@@ -69,6 +79,7 @@ def build_routes(view: ClusterView, joins: JoinService) -> list[BaseRoute]:
             methods=["GET"],
             tag=tag,
             summary="Every member with its state, last seen time and resources.",
+            answer=NodeList,
         ),
         api_route(
             "/api/nodes/{node_id}",
@@ -77,6 +88,7 @@ def build_routes(view: ClusterView, joins: JoinService) -> list[BaseRoute]:
             tag=tag,
             summary="One member's state, resources and latest telemetry.",
             responses={404: "NODE_NOT_FOUND"},
+            answer=ClusterNode,
         ),
         api_route(
             "/api/nodes/{node_id}",
@@ -94,6 +106,7 @@ def build_routes(view: ClusterView, joins: JoinService) -> list[BaseRoute]:
                 )
             ],
             responses={404: "NODE_NOT_FOUND", 409: "CANNOT_EVICT_SELF"},
+            answer=EvictResult,
         ),
         api_route(
             "/api/cluster/join-token",
@@ -101,6 +114,7 @@ def build_routes(view: ClusterView, joins: JoinService) -> list[BaseRoute]:
             methods=["GET"],
             tag=tag,
             summary="A single-use join token valid for 10 minutes, with its join URL.",
+            answer=IssuedJoinToken,
         ),
         api_route(
             "/api/cluster/join-remote",
@@ -116,6 +130,7 @@ def build_routes(view: ClusterView, joins: JoinService) -> list[BaseRoute]:
                 502: "BAD_JOIN_ANSWER",
                 503: "ISSUER_UNREACHABLE",
             },
+            answer=JoinResult,
         ),
         api_route(
             "/api/cluster/leave",
@@ -124,5 +139,6 @@ def build_routes(view: ClusterView, joins: JoinService) -> list[BaseRoute]:
             tag=tag,
             summary="Leave the cluster gracefully; this node becomes a lone node.",
             responses={409: "NOT_IN_CLUSTER"},
+            answer=LeaveResult,
         ),
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 from agent.cluster.models import MAX_ADDRESSES, MAX_SEQ, NodeBody
 from agent.cluster.records import Node, sign_node
@@ -19,7 +20,7 @@ def describe_self(
     """A freshly signed entry when the facts changed (or a copy of seq `at_least` exists);
     None when `previous` still describes this node."""
     identity, settings = ctx.identity, ctx.settings
-    facts = {
+    facts: dict[str, Any] = {
         "name": (settings.node_name or socket.gethostname())[:255],
         "fingerprint": identity.fingerprint,
         "cert_pem": identity.tls_cert_path.read_text(),

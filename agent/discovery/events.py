@@ -1,18 +1,29 @@
-"""Bus topics the discovery subsystem publishes; `data` is a `DiscoveredAgent` as a dict.
-
-`discovery.found`: an agent appeared on the LAN (or reappeared after it was lost).
-`discovery.updated`: an agent already seen changed what it advertises (addresses, peer port,
-cluster id, name, version, fingerprint).
-`discovery.lost`: an agent withdrew its advert, its records expired, or it was not seen for
-`STALE_AFTER` seconds. This is not a liveness signal: members are judged by heartbeats.
-"""
+"""Topics the discovery subsystem publishes; each carries the agent as `/api/cluster/discovered`
+lists it. None of them is a liveness signal: members are judged by heartbeats."""
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any
 
-DISCOVERY_FOUND: Final = "discovery.found"
-DISCOVERY_UPDATED: Final = "discovery.updated"
-DISCOVERY_LOST: Final = "discovery.lost"
+from agent.core.events import Topic
+from agent.discovery.models import DiscoveredAgent
 
-TOPICS: Final = (DISCOVERY_FOUND, DISCOVERY_UPDATED, DISCOVERY_LOST)
+DISCOVERY_FOUND: Topic[DiscoveredAgent] = Topic(
+    "discovery.found",
+    DiscoveredAgent,
+    "An agent appeared on the LAN (or reappeared after it was lost).",
+)
+DISCOVERY_UPDATED: Topic[DiscoveredAgent] = Topic(
+    "discovery.updated",
+    DiscoveredAgent,
+    "An agent already seen changed what it advertises (addresses, peer port, cluster id, "
+    "name, version, fingerprint).",
+)
+DISCOVERY_LOST: Topic[DiscoveredAgent] = Topic(
+    "discovery.lost",
+    DiscoveredAgent,
+    "An agent withdrew its advert, its records expired, or it was not seen for "
+    "`STALE_AFTER` (300) seconds.",
+)
+
+TOPICS: tuple[Topic[Any], ...] = (DISCOVERY_FOUND, DISCOVERY_UPDATED, DISCOVERY_LOST)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
 import anyio
@@ -25,7 +25,7 @@ RESOLVE_TIMEOUT_MS = 3000
 GOODBYE_TIMEOUT = 0.6
 CLOSE_TIMEOUT = 0.3
 
-OnResolved = Callable[[str, Mapping[bytes, bytes | None], list[str], int | None], Awaitable[None]]
+OnResolved = Callable[[str, Mapping[bytes, bytes | None], list[str], int | None], Awaitable[object]]
 OnRemoved = Callable[[str], None]
 
 
@@ -54,7 +54,7 @@ class MdnsLink:
         """Bind the mDNS sockets; raises OSError when the host has no usable interface."""
         self._aiozc = AsyncZeroconf(interfaces=InterfaceChoice.All)
 
-    async def run(self, *jobs: Callable[[], Awaitable[None]]) -> None:
+    async def run(self, *jobs: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Browse until `close()`; resolutions and `jobs` run in this task's own task group."""
         if self._closed or self._aiozc is None:
             return

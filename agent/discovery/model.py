@@ -1,4 +1,5 @@
-"""What a node advertises over mDNS, what we record about others, and the TXT mapping.
+"""What a node advertises over mDNS, and the TXT mapping (what we record about others is
+`models.DiscoveredAgent`).
 
 TXT properties of `<node_id>._openfabric._tcp.local.`: `node_id`, `name`, `cluster_id`
 (empty when the node is in no cluster), `fp` (certificate SHA-256 fingerprint, hex) and `v`
@@ -32,19 +33,6 @@ class Advert:
     peer_port: int
     fingerprint: str
     version: str
-
-
-@dataclass(frozen=True)
-class DiscoveredAgent:
-    node_id: str
-    name: str
-    cluster_id: str | None
-    addresses: list[str]
-    peer_port: int
-    fingerprint: str
-    version: str
-    first_seen: float
-    last_seen: float
 
 
 def instance_name(node_id: str) -> str:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
-from agent.discovery.model import Advert, DiscoveredAgent
+from agent.discovery.model import Advert
+from agent.discovery.models import DiscoveredAgent
+
+# What a sighting compares: everything advertised, not when it was seen.
+_TIMES = {"first_seen", "last_seen"}
 
 
 @dataclass(frozen=True)
@@ -46,9 +49,7 @@ class Registry:
         if before is None:
             return Sighting(agent, found=True, changed=True, moved=True)
         moved = (before.addresses, before.peer_port) != (agent.addresses, agent.peer_port)
-        changed = dataclasses.replace(before, first_seen=0, last_seen=0) != dataclasses.replace(
-            agent, first_seen=0, last_seen=0
-        )
+        changed = before.model_dump(exclude=_TIMES) != agent.model_dump(exclude=_TIMES)
         return Sighting(agent, found=False, changed=changed, moved=moved)
 
     def remove(self, node_id: str) -> DiscoveredAgent | None:

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from agent.core.http import api_route, json_response
+from agent.discovery.models import DiscoveryListing
 from agent.discovery.service import DiscoveryService
 
 
 def routes(service: DiscoveryService) -> list[BaseRoute]:
     async def discovered(request: Request) -> Response:
-        agents = [dataclasses.asdict(a) for a in service.discovered()] if service.enabled else []
-        return json_response({"agents": agents, "count": len(agents), "mdns": service.enabled})
+        agents = service.discovered() if service.enabled else []
+        return json_response(
+            DiscoveryListing(agents=agents, count=len(agents), mdns=service.enabled)
+        )
 
     return [
         api_route(
@@ -25,6 +26,6 @@ def routes(service: DiscoveryService) -> list[BaseRoute]:
             tag="cluster",
             summary="Agents found on the LAN over mDNS that are not members of this cluster "
             '("mdns": false when discovery is off).',
-            responses={200: "Discovered agents"},
+            answer=DiscoveryListing,
         )
     ]

@@ -8,7 +8,6 @@ they have not been confirmed for `STALE_AFTER` seconds; known entries are re-res
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 
@@ -19,13 +18,13 @@ from agent.discovery.events import DISCOVERY_FOUND, DISCOVERY_LOST, DISCOVERY_UP
 from agent.discovery.mdns import MdnsLink
 from agent.discovery.model import (
     Advert,
-    DiscoveredAgent,
     MalformedAdvert,
     instance_name,
     node_id_of,
     normalize_addresses,
     parse_advert,
 )
+from agent.discovery.models import DiscoveredAgent
 from agent.discovery.registry import Registry
 from agent.peer.addresses import host_ipv4_addresses, local_addresses
 
@@ -115,9 +114,9 @@ class DiscoveryService:
         sighting = self._registry.observe(advert, found_at, self._ctx.clock())
         agent = sighting.agent
         if sighting.found:
-            self._ctx.bus.publish(DISCOVERY_FOUND, dataclasses.asdict(agent))
+            self._ctx.bus.publish(DISCOVERY_FOUND, agent)
         elif sighting.changed:
-            self._ctx.bus.publish(DISCOVERY_UPDATED, dataclasses.asdict(agent))
+            self._ctx.bus.publish(DISCOVERY_UPDATED, agent)
         if sighting.moved and self._on_member_address and self._is_member(agent.node_id):
             try:
                 await self._on_member_address(agent.node_id, list(agent.addresses), agent.peer_port)
@@ -129,13 +128,13 @@ class DiscoveryService:
         node_id = node_id_of(name)
         agent = self._registry.remove(node_id) if node_id else None
         if agent is not None:
-            self._ctx.bus.publish(DISCOVERY_LOST, dataclasses.asdict(agent))
+            self._ctx.bus.publish(DISCOVERY_LOST, agent)
 
     def expire(self) -> list[DiscoveredAgent]:
         """Drop the agents not confirmed for STALE_AFTER seconds (by `ctx.clock`)."""
         stale = self._registry.expire(self._ctx.clock() - STALE_AFTER)
         for agent in stale:
-            self._ctx.bus.publish(DISCOVERY_LOST, dataclasses.asdict(agent))
+            self._ctx.bus.publish(DISCOVERY_LOST, agent)
         return stale
 
     async def _publish(self) -> None:

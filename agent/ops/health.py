@@ -9,30 +9,13 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
 
 from agent.core.subsystem import Context
+from agent.ops.models import HealthCheck, HealthReport
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 LOW_DISK_BYTES = 512 * 1024 * 1024
 LOW_DISK_FRACTION = 0.02
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    name: str
-    status: str
-    detail: str
-    duration_ms: float = 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "status": self.status,
-            "detail": self.detail,
-            "duration_ms": self.duration_ms,
-        }
 
 
 Check = Callable[[], Awaitable[tuple[str, str]]]
@@ -49,26 +32,27 @@ class HealthService:
             "event_bus": self._event_bus,
         }
 
-    async def report(self) -> tuple[int, dict[str, Any]]:
+    async def report(self) -> tuple[int, HealthReport]:
         results = [await self._run(name, check) for name, check in self.checks.items()]
         statuses = {r.status for r in results}
         overall = "unhealthy" if FAIL in statuses else "degraded" if WARN in statuses else "healthy"
-        body = {
-            "status": overall,
-            "node_id": self.ctx.identity.node_id,
-            "version": self.ctx.version,
-            "uptime_s": round(self.ctx.clock() - self.ctx.started_at, 3),
-            "checks": [r.as_dict() for r in results],
-        }
-        return (503 if overall == "unhealthy" else 200), body
+        report = HealthReport(
+            status=overall,
+            node_id=self.ctx.identity.node_id,
+            version=self.ctx.version,
+            uptime_s=round(self.ctx.clock() - self.ctx.started_at, 3),
+            checks=results,
+        )
+        return (503 if overall == "unhealthy" else 200), report
 
-    async def _run(self, name: str, check: Check) -> CheckResult:
+    async def _run(self, name: str, check: Check) -> HealthCheck:
         begin = time.perf_counter()
         try:
             status, detail = await check()
         except Exception as exc:
             status, detail = FAIL, f"check raised {type(exc).__name__}: {exc}"
-        return CheckResult(name, status, detail, round((time.perf_counter() - begin) * 1000, 3))
+        elapsed = round((time.perf_counter() - begin) * 1000, 3)
+        return HealthCheck(name=name, status=status, detail=detail, duration_ms=elapsed)
 
     async def _database(self) -> tuple[str, str]:
         if not self.ctx.db.is_open:

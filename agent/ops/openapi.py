@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 from starlette.routing import BaseRoute, Route
 
 from agent.core.http import RouteDoc
 
+REF = "#/components/schemas/{model}"
 _PARAM = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(?::[a-z]+)?}")
 _ERROR_SCHEMA = {
     "type": "object",
@@ -40,13 +43,19 @@ def _operation(route: Route, method: str, doc: RouteDoc) -> dict[str, Any]:
                 "schema": schema,
             }
         )
-    ok_content = "text/event-stream" if doc.streams else "application/json"
-    responses: dict[str, Any] = {
-        str(doc.success): {"description": "OK", "content": {ok_content: {}}}
-    }
+    ok_content: dict[str, Any] = {}
+    if doc.streams:
+        ok_content["text/event-stream"] = {}
+    if doc.answer is not None:
+        # A streaming route with an answer model answers JSON when asked not to stream.
+        ok_content["application/json"] = {"schema": {"$ref": REF.format(model=doc.answer.__name__)}}
+    elif not doc.streams:
+        ok_content["application/json"] = {}
+    responses: dict[str, Any] = {str(doc.success): {"description": "OK", "content": ok_content}}
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for status, description in sorted({**doc.responses, 400: "VALIDATION_ERROR"}.items()):
-        responses[str(status)] = {"description": description, "content": error}
+        if status != doc.success:  # the success answer keeps its own schema
+            responses[str(status)] = {"description": description, "content": error}
     if not doc.public:
         responses["401"] = {"description": "UNAUTHORIZED", "content": error}
     op: dict[str, Any] = {
@@ -66,12 +75,26 @@ def _operation(route: Route, method: str, doc: RouteDoc) -> dict[str, Any]:
     return op
 
 
+def answer_schemas(models: list[type[BaseModel]]) -> dict[str, Any]:
+    """The serialisation schemas of every answer model (and the models they use), by name."""
+    unique = {m.__name__: m for m in models}
+    if not unique:
+        return {}
+    _, schema = models_json_schema(
+        [(m, "serialization") for m in unique.values()], ref_template=REF
+    )
+    return dict(schema.get("$defs", {}))
+
+
 def build_openapi(routes: list[BaseRoute], version: str) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
+    answers: list[type[BaseModel]] = []
     for route in routes:
         doc: RouteDoc | None = getattr(route, "doc", None)
         if not isinstance(route, Route) or doc is None:
             continue
+        if doc.answer is not None:
+            answers.append(doc.answer)
         path = _PARAM.sub(r"{\1}", route.path)
         for method in sorted((route.methods or set()) - {"HEAD"}):
             paths.setdefault(path, {})[method.lower()] = _operation(route, method, doc)
@@ -81,7 +104,7 @@ def build_openapi(routes: list[BaseRoute], version: str) -> dict[str, Any]:
         "servers": [{"url": "/"}],
         "paths": paths,
         "components": {
-            "schemas": {"Error": _ERROR_SCHEMA},
+            "schemas": {**answer_schemas(answers), "Error": _ERROR_SCHEMA},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{"bearer": []}],

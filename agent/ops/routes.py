@@ -13,6 +13,13 @@ from starlette.routing import BaseRoute
 from agent.core.http import QueryParam, api_route, json_response, parse_query
 from agent.core.metrics import PROMETHEUS_CONTENT_TYPE, Metrics
 from agent.ops.health import HealthService
+from agent.ops.models import (
+    HealthAnswer,
+    HealthProbe,
+    MetricFamily,
+    MetricsReport,
+    OpenApiDocument,
+)
 from agent.ops.openapi import build_openapi
 
 ANONYMOUS_REUSE_S = 1.0
@@ -27,8 +34,8 @@ def build_routes(health: HealthService, metrics: Metrics) -> list[BaseRoute]:
 
     async def get_health(request: Request) -> Response:
         if request.scope.get("state", {}).get("auth") is not None:
-            status, body = await health.report()
-            return json_response(body, status=status)
+            status, report = await health.report()
+            return json_response(HealthAnswer(report), status=status)
         # Anyone on the machine may ask whether the agent is up; the node id, version, home
         # path and check details are for the token holder. The answer is reused for a
         # moment so that anonymous polling cannot run the checks (a database scan) at will.
@@ -37,17 +44,19 @@ def build_routes(health: HealthService, metrics: Metrics) -> list[BaseRoute]:
             status, _ = await health.report()
             anonymous_answer[:] = [(now, status)]
         status = anonymous_answer[0][1]
-        return json_response({"status": "ok" if status == 200 else "unhealthy"}, status=status)
+        probe = HealthProbe(status="ok" if status == 200 else "unhealthy")
+        return json_response(HealthAnswer(probe), status=status)
 
     async def get_metrics(request: Request) -> Response:
         query = parse_query(request, MetricsQuery)
         if query.format == "prometheus":
             return Response(metrics.prometheus_text(), media_type=PROMETHEUS_CONTENT_TYPE)
-        families = metrics.as_json()
-        return json_response({"metrics": families, "count": len(families)})
+        families = [MetricFamily.model_validate(f) for f in metrics.as_json()]
+        return json_response(MetricsReport(metrics=families, count=len(families)))
 
     async def get_openapi(request: Request) -> Response:
-        return json_response(build_openapi(request.app.routes, request.app.state.ctx.version))
+        document = build_openapi(request.app.routes, request.app.state.ctx.version)
+        return json_response(OpenApiDocument.model_validate(document))
 
     return [
         api_route(
@@ -59,6 +68,7 @@ def build_routes(health: HealthService, metrics: Metrics) -> list[BaseRoute]:
             summary="Health checks of this node, each with its own result (200 or 503); "
             "without credentials only {status: ok | unhealthy}.",
             responses={503: "one or more checks failed"},
+            answer=HealthAnswer,
         ),
         api_route(
             "/api/metrics",
@@ -73,6 +83,7 @@ def build_routes(health: HealthService, metrics: Metrics) -> list[BaseRoute]:
                     enum=("json", "prometheus"),
                 )
             ],
+            answer=MetricsReport,
         ),
         api_route(
             "/api/openapi.json",
@@ -80,5 +91,6 @@ def build_routes(health: HealthService, metrics: Metrics) -> list[BaseRoute]:
             methods=["GET"],
             tag="ops",
             summary="OpenAPI 3.1 description of every route.",
+            answer=OpenApiDocument,
         ),
     ]

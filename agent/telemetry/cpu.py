@@ -13,7 +13,7 @@ from typing import Any
 
 import psutil
 
-from agent.telemetry.schema import CpuInfo
+from agent.telemetry.models import CpuTelemetry
 from agent.telemetry.system import StaticInfo
 
 log = logging.getLogger("openfabric.telemetry")
@@ -25,29 +25,29 @@ class CpuReader:
     def __init__(self) -> None:
         self._before: tuple[Times, list[Times]] | None = None
 
-    def read(self, static: StaticInfo) -> CpuInfo:
+    def read(self, static: StaticInfo) -> CpuTelemetry:
         per_core = [busy_and_total(t) for t in psutil.cpu_times(percpu=True)]
         overall = (sum(b for b, _ in per_core), sum(t for _, t in per_core))
         before, self._before = self._before, (overall, per_core)
-        return {
-            "percent": cpu_share(before[0] if before else None, overall),
-            "per_core": shares(before[1] if before else None, per_core),
-            "count_logical": static.count_logical,
-            "count_physical": static.count_physical,
-            "freq_mhz": frequency(),
-            "load": [round(x, 2) for x in psutil.getloadavg()],
-        }
+        return CpuTelemetry(
+            percent=cpu_share(before[0] if before else None, overall),
+            per_core=shares(before[1] if before else None, per_core),
+            count_logical=static.count_logical,
+            count_physical=static.count_physical,
+            freq_mhz=frequency(),
+            load=[round(x, 2) for x in psutil.getloadavg()],
+        )
 
 
-def empty_cpu(static: StaticInfo) -> CpuInfo:
-    return {
-        "percent": 0.0,
-        "per_core": [],
-        "count_logical": static.count_logical,
-        "count_physical": static.count_physical,
-        "freq_mhz": None,
-        "load": [0.0, 0.0, 0.0],
-    }
+def empty_cpu(static: StaticInfo) -> CpuTelemetry:
+    return CpuTelemetry(
+        percent=0.0,
+        per_core=[],
+        count_logical=static.count_logical,
+        count_physical=static.count_physical,
+        freq_mhz=None,
+        load=[0.0, 0.0, 0.0],
+    )
 
 
 def busy_and_total(times: Any) -> Times:

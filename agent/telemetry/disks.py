@@ -11,7 +11,7 @@ from typing import Any
 import psutil
 
 from agent.telemetry.counters import RateTracker
-from agent.telemetry.schema import DiskInfo, DiskIoInfo, StorageInfo
+from agent.telemetry.models import DiskIoTelemetry, DiskTelemetry, StorageTelemetry
 
 log = logging.getLogger("openfabric.telemetry")
 
@@ -35,13 +35,13 @@ class DiskReader:
         self._partitions: list[Any] = []
         self._listed_at: float | None = None
 
-    def disks(self) -> list[DiskInfo]:
+    def disks(self) -> list[DiskTelemetry]:
         """Every real filesystem once per device; unreadable mounts are left out."""
         now = self._monotonic()
         if self._listed_at is None or now - self._listed_at >= PARTITIONS_EVERY:
             self._partitions = self._list_partitions()
             self._listed_at = now
-        disks: list[DiskInfo] = []
+        disks: list[DiskTelemetry] = []
         seen: set[str] = set()
         for part in self._partitions:
             if part.device in seen:
@@ -55,40 +55,40 @@ class DiskReader:
                 continue
             seen.add(part.device)
             disks.append(
-                {
-                    "mountpoint": part.mountpoint,
-                    "device": part.device,
-                    "fstype": part.fstype,
-                    "total": usage.total,
-                    "used": usage.used,
-                    "free": usage.free,
-                    "percent": float(usage.percent),
-                }
+                DiskTelemetry(
+                    mountpoint=part.mountpoint,
+                    device=part.device,
+                    fstype=part.fstype,
+                    total=usage.total,
+                    used=usage.used,
+                    free=usage.free,
+                    percent=float(usage.percent),
+                )
             )
         return disks
 
 
-def storage(home: Path) -> StorageInfo:
+def storage(home: Path) -> StorageTelemetry:
     usage = psutil.disk_usage(str(_existing(home)))
-    return {"path": str(home), "total": usage.total, "used": usage.used, "free": usage.free}
+    return StorageTelemetry(path=str(home), total=usage.total, used=usage.used, free=usage.free)
 
 
-def empty_storage(home: Path) -> StorageInfo:
-    return {"path": str(home), "total": 0, "used": 0, "free": 0}
+def empty_storage(home: Path) -> StorageTelemetry:
+    return StorageTelemetry(path=str(home), total=0, used=0, free=0)
 
 
-def disk_io(rates: RateTracker, now: float) -> DiskIoInfo | None:
+def disk_io(rates: RateTracker, now: float) -> DiskIoTelemetry | None:
     io = psutil.disk_io_counters(perdisk=False)
     if io is None:  # no disks psutil can see (some containers)
         return None
     counters = (io.read_bytes, io.write_bytes, io.read_count, io.write_count)
     read_b, write_b, read_ops, write_ops = rates.rates("disk", now, counters)
-    return {
-        "read_bytes_per_s": read_b,
-        "write_bytes_per_s": write_b,
-        "read_ops_per_s": read_ops,
-        "write_ops_per_s": write_ops,
-    }
+    return DiskIoTelemetry(
+        read_bytes_per_s=read_b,
+        write_bytes_per_s=write_b,
+        read_ops_per_s=read_ops,
+        write_ops_per_s=write_ops,
+    )
 
 
 def _existing(path: Path) -> Path:

@@ -1,13 +1,17 @@
-"""Bus topics the telemetry subsystem publishes.
-
-`node.telemetry`: one `Sample` (see `schema.py`) per sampling interval; it already carries
-`node_id`, so consumers of remote nodes' samples can use the same shape.
-"""
+"""Topics the telemetry subsystem publishes."""
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any
 
-NODE_TELEMETRY: Final = "node.telemetry"
+from agent.core.events import Topic
+from agent.telemetry.models import TelemetrySample
 
-TOPICS: Final = (NODE_TELEMETRY,)
+NODE_TELEMETRY: Topic[TelemetrySample] = Topic(
+    "node.telemetry",
+    TelemetrySample,
+    "This node's telemetry, one sample per `telemetry_interval`. It carries `node_id`, so "
+    "consumers of other members' samples (heartbeats, `/api/nodes`) read the same shape.",
+)
+
+TOPICS: tuple[Topic[Any], ...] = (NODE_TELEMETRY,)

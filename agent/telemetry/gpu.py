@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from agent.telemetry.schema import GpuInfo
+from agent.telemetry.models import GpuTelemetry
 
 log = logging.getLogger("openfabric.telemetry")
 
@@ -30,7 +30,8 @@ class GpuReader:
         retry_after: float = RETRY_AFTER,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._nvml = nvml
+        # The NVML module (pynvml, or a stand-in with its functions); None until loaded.
+        self._nvml: Any = nvml
         self._retry_after = retry_after
         self._monotonic = monotonic
         # read() runs in worker threads and shutdown() may come from another one; NVML
@@ -45,7 +46,7 @@ class GpuReader:
     def available(self) -> bool:
         return self._handles is not None
 
-    def read(self) -> list[GpuInfo]:
+    def read(self) -> list[GpuTelemetry]:
         """Current state of every GPU; `[]` when NVML is unavailable or after `shutdown()`."""
         with self._lock:
             if self._closed or not self._ensure_init():
@@ -105,7 +106,7 @@ class GpuReader:
         except Exception as exc:
             log.debug("nvmlShutdown failed: %s", exc)
 
-    def _device(self, index: int, handle: Any, name: str, uuid: str) -> GpuInfo:
+    def _device(self, index: int, handle: Any, name: str, uuid: str) -> GpuTelemetry:
         nvml = self._nvml
         util = self._field(nvml.nvmlDeviceGetUtilizationRates, handle)
         memory = self._field(nvml.nvmlDeviceGetMemoryInfo, handle)
@@ -113,18 +114,18 @@ class GpuReader:
         temperature = self._field(nvml.nvmlDeviceGetTemperature, handle, temp_sensor)
         power_mw = self._field(nvml.nvmlDeviceGetPowerUsage, handle)
         limit_mw = self._field(nvml.nvmlDeviceGetEnforcedPowerLimit, handle)
-        return {
-            "index": index,
-            "name": name,
-            "uuid": uuid,
-            "utilization_percent": None if util is None else float(util.gpu),
-            "memory_total": 0 if memory is None else int(memory.total),
-            "memory_used": 0 if memory is None else int(memory.used),
-            "memory_free": 0 if memory is None else int(memory.free),
-            "temperature_c": None if temperature is None else float(temperature),
-            "power_w": None if power_mw is None else power_mw / 1000.0,
-            "power_limit_w": None if limit_mw is None else limit_mw / 1000.0,
-        }
+        return GpuTelemetry(
+            index=index,
+            name=name,
+            uuid=uuid,
+            utilization_percent=None if util is None else float(util.gpu),
+            memory_total=0 if memory is None else int(memory.total),
+            memory_used=0 if memory is None else int(memory.used),
+            memory_free=0 if memory is None else int(memory.free),
+            temperature_c=None if temperature is None else float(temperature),
+            power_w=None if power_mw is None else power_mw / 1000.0,
+            power_limit_w=None if limit_mw is None else limit_mw / 1000.0,
+        )
 
     def _field(self, call: Callable[..., T], *args: Any) -> T | None:
         try:

@@ -7,15 +7,15 @@ from typing import Any
 import psutil
 
 from agent.telemetry.counters import RateTracker
-from agent.telemetry.schema import NetworkInfo
+from agent.telemetry.models import NetworkTelemetry
 
 PREFIX = "net:"
 
 
-def network(rates: RateTracker, now: float) -> list[NetworkInfo]:
+def network(rates: RateTracker, now: float) -> list[NetworkTelemetry]:
     counters = psutil.net_io_counters(pernic=True)
     stats = psutil.net_if_stats()
-    interfaces: list[NetworkInfo] = []
+    interfaces: list[NetworkTelemetry] = []
     for name, io in sorted(counters.items()):
         stat = stats.get(name)
         if is_loopback(name, stat):
@@ -23,17 +23,17 @@ def network(rates: RateTracker, now: float) -> list[NetworkInfo]:
         totals = (io.bytes_recv, io.bytes_sent, io.packets_recv, io.packets_sent)
         rx_b, tx_b, rx_p, tx_p = rates.rates(PREFIX + name, now, totals)
         interfaces.append(
-            {
-                "name": name,
-                "rx_bytes_per_s": rx_b,
-                "tx_bytes_per_s": tx_b,
-                "rx_packets_per_s": rx_p,
-                "tx_packets_per_s": tx_p,
-                "rx_bytes_total": io.bytes_recv,
-                "tx_bytes_total": io.bytes_sent,
-                "up": bool(stat.isup) if stat else False,
-                "speed_mbps": int(stat.speed) if stat else 0,
-            }
+            NetworkTelemetry(
+                name=name,
+                rx_bytes_per_s=rx_b,
+                tx_bytes_per_s=tx_b,
+                rx_packets_per_s=rx_p,
+                tx_packets_per_s=tx_p,
+                rx_bytes_total=io.bytes_recv,
+                tx_bytes_total=io.bytes_sent,
+                up=bool(stat.isup) if stat else False,
+                speed_mbps=int(stat.speed) if stat else 0,
+            )
         )
     rates.retain(PREFIX, {PREFIX + name for name in counters})
     return interfaces

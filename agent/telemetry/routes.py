@@ -9,6 +9,7 @@ from starlette.routing import BaseRoute
 
 from agent.core.errors import NotFound
 from agent.core.http import QueryParam, api_route, json_response, parse_query
+from agent.telemetry.models import TelemetryHistory
 from agent.telemetry.service import TelemetryService
 
 
@@ -32,7 +33,7 @@ def routes(service: TelemetryService) -> list[BaseRoute]:
                 f"no node with id {node_id}", code="NODE_NOT_FOUND", details={"node_id": node_id}
             )
         samples = service.history(getattr(query, "seconds", None))
-        return json_response({"node_id": node_id, "samples": samples, "count": len(samples)})
+        return json_response(TelemetryHistory(node_id=node_id, samples=samples, count=len(samples)))
 
     return [
         api_route(
@@ -48,6 +49,7 @@ def routes(service: TelemetryService) -> list[BaseRoute]:
                     f"Only samples from the last N seconds (0 < N <= {service.window:g})",
                 )
             ],
-            responses={200: "Samples", 400: "Invalid query", 404: "Unknown node"},
+            responses={400: "Invalid query", 404: "NODE_NOT_FOUND"},
+            answer=TelemetryHistory,
         )
     ]

@@ -20,8 +20,16 @@ from agent.telemetry import disks
 from agent.telemetry.counters import RateTracker
 from agent.telemetry.cpu import CpuReader, empty_cpu
 from agent.telemetry.gpu import GpuReader
+from agent.telemetry.models import (
+    DiskTelemetry,
+    GpuTelemetry,
+    MemoryTelemetry,
+    NetworkTelemetry,
+    SwapTelemetry,
+    SystemTelemetry,
+    TelemetrySample,
+)
 from agent.telemetry.network import network
-from agent.telemetry.schema import MemoryInfo, Sample, SwapInfo, SystemInfo
 from agent.telemetry.system import StaticInfo, hostname, load_static_info
 
 log = logging.getLogger("openfabric.telemetry")
@@ -57,28 +65,28 @@ class HostSampler:
         self.rates = RateTracker()
         self._static: StaticInfo | None = None
 
-    def collect(self) -> Sample:
+    def collect(self) -> TelemetrySample:
         """Take one sample now (blocking)."""
         static = self._static_info()
         now = self.monotonic()
         part = self._part
-        return {
-            "ts": self.clock(),
-            "node_id": self.node_id,
-            "cpu": part("cpu", lambda: self.cpu.read(static), empty_cpu(static)),
-            "memory": part(
-                "memory", memory, {"total": 0, "available": 0, "used": 0, "percent": 0.0}
+        return TelemetrySample(
+            ts=self.clock(),
+            node_id=self.node_id,
+            cpu=part("cpu", lambda: self.cpu.read(static), empty_cpu(static)),
+            memory=part(
+                "memory", memory, MemoryTelemetry(total=0, available=0, used=0, percent=0.0)
             ),
-            "swap": part("swap", swap, {"total": 0, "used": 0, "free": 0, "percent": 0.0}),
-            "disks": part("disks", self.filesystems.disks, []),
-            "storage": part(
+            swap=part("swap", swap, SwapTelemetry(total=0, used=0, free=0, percent=0.0)),
+            disks=part("disks", self.filesystems.disks, list[DiskTelemetry]()),
+            storage=part(
                 "storage", lambda: disks.storage(self.home), disks.empty_storage(self.home)
             ),
-            "disk_io": part("disk_io", lambda: disks.disk_io(self.rates, now), None),
-            "network": part("network", lambda: network(self.rates, now), []),
-            "gpus": part("gpus", self.gpu.read, []),
-            "system": part("system", lambda: self._system(static), self._bare_system(static)),
-        }
+            disk_io=part("disk_io", lambda: disks.disk_io(self.rates, now), None),
+            network=part("network", lambda: network(self.rates, now), list[NetworkTelemetry]()),
+            gpus=part("gpus", self.gpu.read, list[GpuTelemetry]()),
+            system=part("system", lambda: self._system(static), self._bare_system(static)),
+        )
 
     def close(self) -> None:
         self.gpu.shutdown()
@@ -97,44 +105,42 @@ class HostSampler:
             self._static = load_static_info()
         return self._static
 
-    def _system(self, static: StaticInfo) -> SystemInfo:
+    def _system(self, static: StaticInfo) -> SystemTelemetry:
         host = hostname()
         now = self.clock()
-        return {
-            **self._bare_system(static),
-            "hostname": host,
-            "node_name": self.node_name or host,
-            "uptime_s": max(0.0, now - static.boot_time) if static.boot_time else 0.0,
-            "agent_uptime_s": max(0.0, now - self.started_at),
-        }
+        return self._bare_system(static).model_copy(
+            update={
+                "hostname": host,
+                "node_name": self.node_name or host,
+                "uptime_s": max(0.0, now - static.boot_time) if static.boot_time else 0.0,
+                "agent_uptime_s": max(0.0, now - self.started_at),
+            }
+        )
 
-    def _bare_system(self, static: StaticInfo) -> SystemInfo:
+    def _bare_system(self, static: StaticInfo) -> SystemTelemetry:
         """The system part from static facts alone: also what a failed read falls back to."""
-        return {
-            "hostname": "",
-            "node_name": self.node_name,
-            "os": static.os,
-            "os_release": static.os_release,
-            "os_pretty": static.os_pretty,
-            "arch": static.arch,
-            "python": static.python,
-            "agent_version": self.agent_version,
-            "boot_time": static.boot_time,
-            "uptime_s": 0.0,
-            "agent_uptime_s": 0.0,
-        }
+        return SystemTelemetry(
+            hostname="",
+            node_name=self.node_name,
+            os=static.os,
+            os_release=static.os_release,
+            os_pretty=static.os_pretty,
+            arch=static.arch,
+            python=static.python,
+            agent_version=self.agent_version,
+            boot_time=static.boot_time,
+            uptime_s=0.0,
+            agent_uptime_s=0.0,
+        )
 
 
-def memory() -> MemoryInfo:
+def memory() -> MemoryTelemetry:
     vm = psutil.virtual_memory()
-    return {
-        "total": vm.total,
-        "available": vm.available,
-        "used": vm.used,
-        "percent": float(vm.percent),
-    }
+    return MemoryTelemetry(
+        total=vm.total, available=vm.available, used=vm.used, percent=float(vm.percent)
+    )
 
 
-def swap() -> SwapInfo:
+def swap() -> SwapTelemetry:
     sw = psutil.swap_memory()
-    return {"total": sw.total, "used": sw.used, "free": sw.free, "percent": float(sw.percent)}
+    return SwapTelemetry(total=sw.total, used=sw.used, free=sw.free, percent=float(sw.percent))

@@ -3,6 +3,8 @@
 Contract:
 - `sample_now()` takes one sample in a worker thread (never on the event loop), appends it to
   the ring, publishes it as `node.telemetry` and answers it. Samples never overlap.
+- `latest_sample()` is the newest sample; `latest()` is its JSON form (what heartbeats carry
+  and what other subsystems read through `ctx.telemetry`), made once per sample.
 - `run()` samples every `interval` seconds on a fixed schedule until `stop()`; when it falls
   behind (suspend, slow filesystem) it skips ahead instead of bursting.
 - The ring holds `window / interval` samples, oldest first; `history(seconds)` answers those
@@ -15,8 +17,8 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
-from typing import Any, cast
+from collections.abc import Callable, Mapping
+from typing import Any, TypedDict
 
 import anyio
 import anyio.to_thread
@@ -24,10 +26,25 @@ import anyio.to_thread
 from agent.core.bus import EventBus
 from agent.core.metrics import Metrics
 from agent.telemetry.events import NODE_TELEMETRY
+from agent.telemetry.models import TelemetrySample
 from agent.telemetry.sampler import HostSampler
-from agent.telemetry.schema import Sample, Summary
 
 log = logging.getLogger("openfabric.telemetry")
+
+
+class Summary(TypedDict):
+    """The pooled figures of one sample (the cluster view adds them up)."""
+
+    ts: float | None
+    cpu_percent: float
+    load: list[float]
+    memory_total: int
+    memory_available: int
+    storage_total: int
+    storage_free: int
+    gpu_count: int
+    vram_total: int
+    vram_used: int
 
 
 def ring_size(window: float, interval: float) -> int:
@@ -50,7 +67,8 @@ class TelemetryService:
         self._sampler = sampler
         self._bus = bus
         self._clock = clock
-        self._ring: deque[Sample] = deque(maxlen=ring_size(window, interval))
+        self._ring: deque[TelemetrySample] = deque(maxlen=ring_size(window, interval))
+        self._latest: Mapping[str, Any] | None = None
         self._lock = anyio.Lock()
         self._scope: anyio.CancelScope | None = None
         self._closed = False
@@ -67,24 +85,33 @@ class TelemetryService:
     def node_id(self) -> str:
         return self._sampler.node_id
 
-    def latest(self) -> Sample | None:
+    def latest(self) -> Mapping[str, Any] | None:
+        """The newest sample as JSON (read-only: the bus's subscribers share it)."""
+        return self._latest
+
+    def latest_sample(self) -> TelemetrySample | None:
         return self._ring[-1] if self._ring else None
 
-    def history(self, seconds: float | None = None) -> list[Sample]:
+    def history(self, seconds: float | None = None) -> list[TelemetrySample]:
         if seconds is None:
             return list(self._ring)
         cutoff = self._clock() - seconds
-        return [s for s in self._ring if s["ts"] >= cutoff]
+        return [s for s in self._ring if s.ts >= cutoff]
 
     def summary(self) -> Summary:
         return summarize(self.latest())
 
-    async def sample_now(self) -> Sample:
+    def summarize(self, sample: Mapping[str, Any] | None) -> Summary:
+        return summarize(sample)
+
+    async def sample_now(self) -> TelemetrySample:
         async with self._lock:
             sample = await anyio.to_thread.run_sync(self._collect)
             self._ring.append(sample)
+            # Published under the lock, so `latest()` always is the JSON of `latest_sample()`;
+            # the event's data is that JSON, made once.
+            self._latest = self._bus.publish(NODE_TELEMETRY, sample).data
         self._samples_total.inc()
-        self._bus.publish(NODE_TELEMETRY, cast(dict[str, Any], sample))
         return sample
 
     async def run(self) -> None:
@@ -110,7 +137,7 @@ class TelemetryService:
             self._scope.cancel()
         await anyio.to_thread.run_sync(self._sampler.close)
 
-    def _collect(self) -> Sample:
+    def _collect(self) -> TelemetrySample:
         started = time.perf_counter()
         sample = self._sampler.collect()
         self._sample_seconds.observe(time.perf_counter() - started)
@@ -120,8 +147,10 @@ class TelemetryService:
         self._part_errors.labels(part).inc()
 
 
-def summarize(sample: Sample | None) -> Summary:
-    """The compact heartbeat form of a sample; zeros (and `ts` None) before the first one."""
+def summarize(sample: Mapping[str, Any] | None) -> Summary:
+    """The pooled figures of a sample in its JSON form (this node's, or what a member's
+    heartbeat carried); zeros (and `ts` None) before the first one. Raises KeyError or
+    TypeError for a sample of another shape."""
     if sample is None:
         return {
             "ts": None,

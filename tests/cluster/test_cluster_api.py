@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.testclient import TestClient
 
 from tests.core.test_security import assert_error
@@ -60,8 +62,30 @@ def test_node_ids_with_odd_characters_are_just_unknown(api: TestClient) -> None:
 
 def test_unreadable_remote_telemetry_counts_as_none() -> None:
     from agent.cluster.service import resources_of
+    from agent.telemetry.service import summarize
 
-    for sample in (None, {}, {"cpu": {}}, {"cpu": {"percent": 1}, "memory": None}):
-        resources = resources_of(sample)
-        assert resources["ram_total"] == 0
-        assert resources["cpu_percent"] is None
+    class Readings:
+        def latest(self) -> None:
+            return None
+
+        def summarize(self, sample: Any) -> Any:
+            return summarize(sample)
+
+    odd: list[Any] = [
+        None,
+        {},
+        {"cpu": {}},
+        {"cpu": {"percent": 1}, "memory": None},
+        # Readable keys, values of another type: a member on another version, or a liar.
+        {
+            "ts": 1.0,
+            "cpu": {"percent": 1, "load": [], "count_logical": "many"},
+            "memory": {"total": "lots", "available": 1},
+            "storage": {"total": 1, "free": 1},
+            "gpus": [],
+        },
+    ]
+    for sample in odd:
+        resources = resources_of(Readings(), sample)
+        assert resources.ram_total == 0
+        assert resources.cpu_percent is None

@@ -12,7 +12,7 @@ from agent.core.bus import EventBus
 from agent.core.db import Database
 from agent.core.metrics import Metrics
 from agent.core.subsystem import Context
-from agent.discovery import DiscoveryService
+from agent.discovery.subsystem import DiscoveryService
 from agent.peer.identity import load_or_create_identity
 from agent.settings import Settings
 from tests.discovery.fakes import SELF_ID, FakeClock, MemberCalls, make_advert

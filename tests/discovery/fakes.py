@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.discovery import Advert
+from agent.discovery.subsystem import Advert
 
 SELF_ID = "selfnode"
 FINGERPRINT = "ab" * 32

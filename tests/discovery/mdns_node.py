@@ -27,7 +27,7 @@ from agent.core.bus import EventBus
 from agent.core.db import Database
 from agent.core.metrics import Metrics
 from agent.core.subsystem import Context
-from agent.discovery import Advert, DiscoveryService
+from agent.discovery.subsystem import Advert, DiscoveryService
 from agent.peer.identity import load_or_create_identity
 from agent.settings import Settings
 

@@ -16,15 +16,6 @@ from zeroconf import ServiceInfo
 
 from agent.core.bus import EventBus
 from agent.core.subsystem import Context
-from agent.discovery import (
-    DISCOVERY_FOUND,
-    DISCOVERY_LOST,
-    DISCOVERY_UPDATED,
-    SERVICE_TYPE,
-    Advert,
-    DiscoveryService,
-    create,
-)
 from agent.discovery.model import (
     MalformedAdvert,
     advert_properties,
@@ -33,8 +24,21 @@ from agent.discovery.model import (
     parse_advert,
 )
 from agent.discovery.service import STALE_AFTER
+from agent.discovery.subsystem import (
+    DISCOVERY_FOUND,
+    DISCOVERY_LOST,
+    DISCOVERY_UPDATED,
+    SERVICE_TYPE,
+    Advert,
+    DiscoveredAgent,
+    DiscoveryListing,
+    DiscoveryService,
+    assemble,
+)
+from agent.ops.openapi import build_openapi
 from agent.peer import addresses as addresses_module
 from tests.discovery.fakes import SELF_ID, FakeClock, MemberCalls, make_advert
+from tests.ops.published import assert_matches
 
 
 def txt_of(advert: Advert) -> dict[bytes, bytes | None]:
@@ -143,19 +147,26 @@ async def test_found_updated_and_lost_events(
     first = await see(service, advert)
     clock.advance(5)
     await see(service, advert)  # same advert again: nothing new to say
-    assert topics(ctx.bus) == [DISCOVERY_FOUND]
+    assert topics(ctx.bus) == [DISCOVERY_FOUND.name]
 
     joined = await see(service, dataclasses.replace(advert, cluster_id="c1"))
     assert joined.first_seen == first.first_seen
     assert joined.last_seen == clock.now
-    assert topics(ctx.bus) == [DISCOVERY_FOUND, DISCOVERY_UPDATED]
+    assert topics(ctx.bus) == [DISCOVERY_FOUND.name, DISCOVERY_UPDATED.name]
 
     service.handle_removed(instance_name("node1"))
     service.handle_removed(instance_name("never-seen"))
     service.handle_removed("printer._ipp._tcp.local.")
     events = ctx.bus.recent(["discovery"])
-    assert [e.topic for e in events] == [DISCOVERY_FOUND, DISCOVERY_UPDATED, DISCOVERY_LOST]
-    assert events[-1].data == dataclasses.asdict(joined)
+    assert [e.topic for e in events] == [
+        DISCOVERY_FOUND.name,
+        DISCOVERY_UPDATED.name,
+        DISCOVERY_LOST.name,
+    ]
+    # Each carries the agent as the route lists it: every field of the model, nothing else.
+    assert events[0].data == first.model_dump(mode="json")
+    assert events[-1].data == joined.model_dump(mode="json")
+    assert DiscoveredAgent.model_validate(events[-1].data) == joined
     assert service.get("node1") is None
 
 
@@ -171,7 +182,7 @@ async def test_stale_entries_expire(
     clock.advance(2)
     assert [a.node_id for a in service.expire()] == ["old"]
     assert [a.node_id for a in service.discovered()] == ["fresh"]
-    assert ctx.bus.recent([DISCOVERY_LOST])[-1].data["node_id"] == "old"
+    assert ctx.bus.recent([DISCOVERY_LOST.name])[-1].data["node_id"] == "old"
 
     await see(service, make_advert("fresh"))  # confirmed again: the clock restarts
     clock.advance(STALE_AFTER - 1)
@@ -222,7 +233,7 @@ async def test_agents_gauge_counts_everyone_seen(service: DiscoveryService, ctx:
 async def test_mdns_off_does_nothing_and_the_route_says_so(
     make_ctx: Callable[..., Context],
 ) -> None:
-    subsystem = create(make_ctx(mdns=False), advert=make_advert, is_member=lambda _: False)
+    subsystem = assemble(make_ctx(mdns=False), advert=make_advert, is_member=lambda _: False)
     assert subsystem.name == "discovery"
     await subsystem.start()
     await subsystem.service.refresh_advert()
@@ -237,13 +248,16 @@ async def test_mdns_off_does_nothing_and_the_route_says_so(
 async def test_route_lists_non_members(
     make_ctx: Callable[..., Context], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    subsystem = create(make_ctx(), advert=make_advert, is_member=lambda n: n == "member1")
+    subsystem = assemble(make_ctx(), advert=make_advert, is_member=lambda n: n == "member1")
     monkeypatch.setattr(DiscoveryService, "enabled", property(lambda self: True))
     stranger = await see(subsystem.service, make_advert("stranger"))
     await see(subsystem.service, make_advert("member1"))
     with TestClient(Starlette(routes=subsystem.routes())) as client:
         answer = client.get("/api/cluster/discovered").json()
-    assert answer == {"agents": [dataclasses.asdict(stranger)], "count": 1, "mdns": True}
+    assert answer == {"agents": [stranger.model_dump(mode="json")], "count": 1, "mdns": True}
+    spec = build_openapi(subsystem.routes(), "test")
+    assert_matches(spec, "GET", "/api/cluster/discovered", answer)
+    assert DiscoveryListing.model_validate(answer).agents == [stranger]
 
 
 def _fake_interfaces(monkeypatch: pytest.MonkeyPatch, addrs: dict[str, list[str]]) -> None:

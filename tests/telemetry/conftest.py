@@ -17,7 +17,7 @@ from agent.core.metrics import Metrics
 from agent.core.subsystem import Context
 from agent.peer.identity import load_or_create_identity
 from agent.settings import Settings
-from agent.telemetry import TelemetrySubsystem
+from agent.telemetry.subsystem import TelemetrySubsystem
 
 
 @pytest.fixture

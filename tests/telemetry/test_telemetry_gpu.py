@@ -25,7 +25,8 @@ GPU_KEYS = {
 
 
 def test_two_devices_with_converted_units(fake_nvml: FakeNvml) -> None:
-    gpus = GpuReader(fake_nvml).read()
+    # Compared as the JSON they travel as (events, heartbeats, the API).
+    gpus = [gpu.model_dump(mode="json") for gpu in GpuReader(fake_nvml).read()]
 
     assert len(gpus) == 2
     first, second = gpus
@@ -120,6 +121,6 @@ def test_sample_carries_the_gpus(tmp_path: Path, fake_nvml: FakeNvml) -> None:
         gpu=GpuReader(fake_nvml),
     )
     sample = sampler.collect()
-    assert [g["uuid"] for g in sample["gpus"]] == ["GPU-aaaa", "GPU-bbbb"]
+    assert [g.uuid for g in sample.gpus] == ["GPU-aaaa", "GPU-bbbb"]
     sampler.close()
     assert fake_nvml.shutdown_calls == 1

@@ -13,8 +13,11 @@ from telemetry_fakes import FakeNvml
 
 from agent.core.errors import ApiError
 from agent.core.subsystem import Context
-from agent.telemetry import TelemetrySubsystem, create
+from agent.ops.openapi import build_openapi
 from agent.telemetry.gpu import GpuReader
+from agent.telemetry.models import TelemetryHistory
+from agent.telemetry.subsystem import TelemetrySubsystem, assemble
+from tests.ops.published import assert_matches, problems
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
@@ -24,7 +27,7 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 
 @pytest.fixture
 async def subsystem(ctx: Context, absent_nvml: FakeNvml) -> TelemetrySubsystem:
-    subsystem = create(ctx, gpu=GpuReader(absent_nvml))
+    subsystem = assemble(ctx, gpu=GpuReader(absent_nvml))
     for _ in range(3):
         await subsystem.service.sample_now()
     return subsystem
@@ -90,3 +93,14 @@ def test_route_is_documented(subsystem: TelemetrySubsystem) -> None:
     doc = route.doc  # type: ignore[attr-defined]
     assert doc.tag == "telemetry"
     assert [q.name for q in doc.query] == ["seconds"]
+    assert doc.answer is TelemetryHistory
+
+
+async def test_answer_matches_its_published_schema(
+    client: httpx.AsyncClient, subsystem: TelemetrySubsystem, ctx: Context
+) -> None:
+    spec = build_openapi(subsystem.routes(), "test")
+    body = (await client.get(url(ctx.identity.node_id))).json()
+    assert_matches(spec, "GET", "/api/nodes/{node_id}/telemetry", body)
+    assert TelemetryHistory.model_validate(body).model_dump(mode="json") == body
+    assert problems(spec, "GET", "/api/nodes/{node_id}/telemetry", {**body, "count": "3"})

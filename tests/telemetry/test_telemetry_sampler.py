@@ -15,6 +15,7 @@ from agent.telemetry.counters import RateTracker
 from agent.telemetry.cpu import busy_and_total, cpu_share
 from agent.telemetry.disks import DiskReader, storage
 from agent.telemetry.gpu import GpuReader
+from agent.telemetry.models import TelemetrySample
 from agent.telemetry.sampler import HostSampler
 
 SECTIONS = {
@@ -73,7 +74,8 @@ def make_sampler(home: Path, nvml: Any, **kwargs: Any) -> HostSampler:
 
 
 def test_sample_has_every_key_with_the_right_types(tmp_path: Path, absent_nvml: FakeNvml) -> None:
-    sample = make_sampler(tmp_path, absent_nvml).collect()
+    # The shape is checked on the JSON form: that is what the bus, the API and heartbeats carry.
+    sample = make_sampler(tmp_path, absent_nvml).collect().model_dump(mode="json")
 
     assert set(sample) == SECTIONS
     assert isinstance(sample["ts"], float)
@@ -134,18 +136,20 @@ def test_sample_has_every_key_with_the_right_types(tmp_path: Path, absent_nvml: 
     assert isinstance(system["boot_time"], float)
 
     json.dumps(sample)  # goes on the bus and over HTTP as is
+    # A member reading it (from a heartbeat) gets back the same sample.
+    assert TelemetrySample.model_validate(sample).model_dump(mode="json") == sample
 
 
 def test_node_name_setting_wins_over_hostname(tmp_path: Path, absent_nvml: FakeNvml) -> None:
     sample = make_sampler(tmp_path, absent_nvml, node_name="kitchen-pc").collect()
-    assert sample["system"]["node_name"] == "kitchen-pc"
+    assert sample.system.node_name == "kitchen-pc"
 
 
 def test_rates_are_zero_first_then_non_negative(tmp_path: Path, absent_nvml: FakeNvml) -> None:
     sampler = make_sampler(tmp_path, absent_nvml)
-    first = sampler.collect()
+    first = sampler.collect().model_dump(mode="json")
     (tmp_path / "blob").write_bytes(b"x" * 65536)  # some I/O between the two samples
-    second = sampler.collect()
+    second = sampler.collect().model_dump(mode="json")
 
     if first["disk_io"] is not None:
         assert all(v == 0.0 for v in first["disk_io"].values())
@@ -190,7 +194,7 @@ def test_a_failing_part_leaves_the_rest_of_the_sample(
     sampler = make_sampler(tmp_path, absent_nvml, on_error=failed.append)
     sampler.filesystems = Broken()  # type: ignore[assignment]
 
-    sample = sampler.collect()
+    sample = sampler.collect().model_dump(mode="json")
 
     assert failed == ["disks"]
     assert sample["disks"] == []
@@ -207,9 +211,9 @@ def test_an_unreadable_filesystem_is_skipped_and_devices_deduplicated() -> None:
 
     disks = DiskReader(lambda: [bogus, *real, again]).disks()
 
-    assert "/dev/gone" not in {d["device"] for d in disks}
-    assert [d["device"] for d in disks].count(root.device) == 1
-    assert {d["device"] for d in disks} == {d["device"] for d in DiskReader(lambda: real).disks()}
+    assert "/dev/gone" not in {d.device for d in disks}
+    assert [d.device for d in disks].count(root.device) == 1
+    assert {d.device for d in disks} == {d.device for d in DiskReader(lambda: real).disks()}
 
 
 def test_partitions_are_listed_once_per_interval() -> None:
@@ -230,8 +234,8 @@ def test_partitions_are_listed_once_per_interval() -> None:
 def test_storage_of_a_home_not_created_yet(tmp_path: Path) -> None:
     home = tmp_path / "not" / "yet"
     info = storage(home)
-    assert info["path"] == str(home)
-    assert info["total"] == psutil.disk_usage(str(tmp_path)).total
+    assert info.path == str(home)
+    assert info.total == psutil.disk_usage(str(tmp_path)).total
 
 
 @pytest.mark.parametrize("name", ["lo", "Loopback Pseudo-Interface 1"])

@@ -15,7 +15,6 @@ subreaper (not Linux) the runner falls back on the process group, as before.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -25,6 +24,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import anyio
 
 from agent.tasks.account import TaskAccount, default_cwd, task_environment
 
@@ -79,8 +80,7 @@ class TaskCgroups:
 
     async def remove(self, path: Path) -> bool:
         """Kill what is left in the run's cgroup and remove it; True if anything was left."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + _KILL_WAIT_S
+        deadline = anyio.current_time() + _KILL_WAIT_S
         delay, found = 0.002, False
         while True:
             gone, had = _clear(path)
@@ -88,10 +88,10 @@ class TaskCgroups:
                 self.close()
                 return found
             found = found or had
-            if loop.time() > deadline:
+            if anyio.current_time() > deadline:
                 log.warning("cgroup %s still holds processes after SIGKILL", path)
                 return found
-            await asyncio.sleep(delay)
+            await anyio.sleep(delay)
             delay = min(delay * 2, 0.05)
 
     async def sweep(self) -> int:

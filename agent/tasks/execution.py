@@ -14,8 +14,8 @@ command, so a task is never left running unobserved.
 
 from __future__ import annotations
 
-import asyncio
 import base64
+import inspect
 import json
 import time
 from collections.abc import Callable
@@ -84,8 +84,8 @@ class LocalExecution:
 
     async def run(self) -> RunResult:
         async with self.slots:
-            if self._cancelled:
-                raise asyncio.CancelledError
+            if self._cancelled:  # while it waited for a slot
+                raise CommandRejected("cancelled before it started")
             self.runner = ProcessRunner(spec_of(self.task), self.output, jail=self.jail)
             try:
                 pid = await self.runner.start()
@@ -94,7 +94,7 @@ class LocalExecution:
             except OSError as exc:
                 raise DispatchFailed(f"could not start a process: {exc}") from None
             started = self.started(pid, time.time())
-            if asyncio.iscoroutine(started):
+            if inspect.isawaitable(started):
                 await started
             return await self.runner.wait()
 
@@ -153,7 +153,7 @@ class RemoteExecution:
         if kind == "started":
             self._began = True
             started = self.started(int(event["pid"]), float(event["started_at"]))
-            if asyncio.iscoroutine(started):
+            if inspect.isawaitable(started):
                 await started
         elif kind == "output":
             self.output(str(event["stream"]), base64.b64decode(event["data"]))

@@ -6,11 +6,12 @@ these helpers cover a platform without subreapers and a supervisor that was itse
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
 import signal
+
+import anyio
 
 log = logging.getLogger("openfabric.tasks")
 
@@ -19,19 +20,19 @@ _POLL_FIRST_S = 0.002
 _POLL_MAX_S = 0.05
 
 
-async def end_group(pgid: int, exited: asyncio.Future[None], grace_s: float) -> None:
+async def end_group(pgid: int, exited: anyio.Event, grace_s: float) -> None:
     """SIGTERM the group, then SIGKILL whatever is still in it after the grace period."""
     if not signal_group(pgid, signal.SIGTERM):
         return  # the usual case: the group is already empty
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + grace_s
-    if not exited.done():  # the leader's exit is an event; only leftovers need polling
-        await asyncio.wait((exited,), timeout=grace_s)
+    deadline = anyio.current_time() + grace_s
+    if not exited.is_set():  # the leader's exit is an event; only leftovers need polling
+        with anyio.move_on_after(grace_s):
+            await exited.wait()
     if await _group_gone_by(pgid, deadline):
         return
     log.info("process group %d outlived SIGTERM by %.1fs; sending SIGKILL", pgid, grace_s)
     signal_group(pgid, signal.SIGKILL)
-    if not await _group_gone_by(pgid, loop.time() + _KILL_WAIT_S):
+    if not await _group_gone_by(pgid, anyio.current_time() + _KILL_WAIT_S):
         log.warning("process group %d still exists after SIGKILL", pgid)
 
 
@@ -49,13 +50,12 @@ def signal_group(pgid: int, sig: int) -> bool:
 async def _group_gone_by(pgid: int, deadline: float) -> bool:
     # No kernel event reports an empty process group, and its members are not our children
     # (they are reparented), so poll, backing off; this runs only on the fallback path.
-    loop = asyncio.get_running_loop()
     delay = _POLL_FIRST_S
     while group_alive(pgid):
-        remaining = deadline - loop.time()
+        remaining = deadline - anyio.current_time()
         if remaining <= 0:
             return False
-        await asyncio.sleep(min(delay, remaining))
+        await anyio.sleep(min(delay, remaining))
         delay = min(delay * 2, _POLL_MAX_S)
     return True
 

@@ -1,20 +1,26 @@
 """Task output as it is produced: numbered chunks, batched to SQLite, fanned out to followers.
 
-Each chunk gets the next sequence number of its task. Chunks are written in batches (every
-`FLUSH_EVERY_S`, or sooner past `FLUSH_BYTES`) instead of one write per line, and a task's
-last chunks are flushed before its final state is saved. A follower gets the stored chunks,
-then the unflushed ones, then live ones, with no gap and no repeat: following and flushing take
-the same per-task lock, and chunks are de-duplicated by sequence number. A follower that falls
-`FOLLOWER_QUEUE` chunks behind is cut off; it resumes from the store by sequence number.
+Each chunk gets the next sequence number of its task. Chunks are written in batches (within
+`FLUSH_EVERY_S` of the first one pending, or sooner past `FLUSH_BYTES`) by `run()`, instead of
+one write per line, and a task's last chunks are flushed before its final state is saved. A
+follower gets the stored chunks, then the unflushed ones, then live ones, with no gap and no
+repeat: following and flushing take the same per-task lock, and chunks are de-duplicated by
+sequence number. A follower that falls `FOLLOWER_QUEUE` chunks behind is cut off; it resumes
+from the store by sequence number.
 """
 
 from __future__ import annotations
 
-import asyncio
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
 from agent.tasks.store import TaskStore
+
+log = logging.getLogger("openfabric.tasks")
 
 FLUSH_EVERY_S = 0.1
 FLUSH_BYTES = 256 * 1024
@@ -30,8 +36,14 @@ class FollowerTooSlow(Exception):
 
 @dataclass
 class _Follower:
-    queue: asyncio.Queue[Chunk] = field(default_factory=lambda: asyncio.Queue(FOLLOWER_QUEUE))
+    send: MemoryObjectSendStream[Chunk]
+    receive: MemoryObjectReceiveStream[Chunk]
     overflowed: bool = False
+
+    @classmethod
+    def new(cls) -> _Follower:
+        send, receive = anyio.create_memory_object_stream[Chunk](FOLLOWER_QUEUE)
+        return cls(send, receive)
 
 
 @dataclass
@@ -40,15 +52,28 @@ class _Live:
     pending: list[Chunk] = field(default_factory=list)
     pending_bytes: int = 0
     followers: list[_Follower] = field(default_factory=list)
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    flusher: asyncio.TimerHandle | None = None
+    lock: anyio.Lock = field(default_factory=anyio.Lock)
 
 
 class TaskLogs:
     def __init__(self, store: TaskStore) -> None:
         self.store = store
         self._live: dict[str, _Live] = {}
-        self._flushes: set[asyncio.Task[None]] = set()
+        self._pending = anyio.Event()  # some task has chunks to flush
+        self._urgent = anyio.Event()  # some task has more than FLUSH_BYTES of them
+
+    async def run(self) -> None:
+        """Flush pending output in batches, until cancelled; `drain()` takes the rest."""
+        while True:
+            await self._pending.wait()
+            with anyio.move_on_after(FLUSH_EVERY_S):
+                await self._urgent.wait()
+            self._pending, self._urgent = anyio.Event(), anyio.Event()
+            for task_id in list(self._live):
+                try:
+                    await self.flush(task_id)
+                except Exception:  # that batch is lost; later ones may still be written
+                    log.exception("saving the output of task %s failed", task_id)
 
     async def open(self, task_id: str) -> None:
         """Start collecting output for a task (a retried task continues its numbering)."""
@@ -65,26 +90,15 @@ class TaskLogs:
         live.pending_bytes += len(data)
         for follower in live.followers:
             _offer(follower, chunk)
+        self._pending.set()
         if live.pending_bytes >= FLUSH_BYTES:
-            self._flush_soon(task_id)
-        elif live.flusher is None:
-            live.flusher = asyncio.get_running_loop().call_later(
-                FLUSH_EVERY_S, self._flush_soon, task_id
-            )
-
-    def _flush_soon(self, task_id: str) -> None:
-        task = asyncio.get_running_loop().create_task(self.flush(task_id))
-        self._flushes.add(task)
-        task.add_done_callback(self._flushes.discard)
+            self._urgent.set()
 
     async def flush(self, task_id: str) -> None:
         live = self._live.get(task_id)
         if live is None:
             return
         async with live.lock:
-            if live.flusher is not None:
-                live.flusher.cancel()
-                live.flusher = None
             chunks, live.pending, live.pending_bytes = live.pending, [], 0
             if chunks:
                 await self.store.append_output(task_id, chunks)
@@ -107,7 +121,7 @@ class TaskLogs:
     async def follow(self, task_id: str, after_seq: int = -1) -> AsyncIterator[Chunk]:
         """Chunks after `after_seq`: stored, then live until the task's output ends."""
         live = self._live.get(task_id)
-        follower = _Follower()
+        follower = _Follower.new()
         backlog: list[Chunk] | None = None
         if live is not None:
             async with live.lock:
@@ -128,10 +142,10 @@ class TaskLogs:
             if live is None:
                 return
             while True:
-                chunk = await follower.queue.get()
+                chunk = await follower.receive.receive()
                 if chunk is END:
                     return
-                if follower.overflowed and follower.queue.empty():
+                if follower.overflowed and follower.receive.statistics().current_buffer_used == 0:
                     raise FollowerTooSlow(f"output follower fell behind after {last}")
                 if chunk[0] > last:
                     last = chunk[0]
@@ -139,16 +153,18 @@ class TaskLogs:
         finally:
             if live is not None and follower in live.followers:
                 live.followers.remove(follower)
+            follower.send.close()
+            follower.receive.close()
 
     async def drain(self) -> None:
         for task_id in list(self._live):
             await self.flush(task_id)
-        if self._flushes:
-            await asyncio.gather(*self._flushes, return_exceptions=True)
 
 
 def _offer(follower: _Follower, chunk: Chunk) -> None:
     try:
-        follower.queue.put_nowait(chunk)
-    except asyncio.QueueFull:
+        follower.send.send_nowait(chunk)
+    except anyio.WouldBlock:
         follower.overflowed = True
+    except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+        pass  # the follower has gone

@@ -1,13 +1,34 @@
-"""Task requests as the API accepts them, and tasks as the API shows them."""
+"""Task requests as the API accepts them, and tasks and the scheduler as the API shows them.
+
+Wire models only: this module imports nothing of the server, so the SDK uses these very
+classes. Turning stored records into them is `views`' job.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Final, Literal
 
 from pydantic import Field, field_validator
 
-from agent.core.http import StrictModel
-from agent.tasks.store import STATES, Task
+from agent.core.wire import Answer, StrictModel
+
+QUEUED: Final = "queued"
+SCHEDULED: Final = "scheduled"
+RUNNING: Final = "running"
+SUCCEEDED: Final = "succeeded"
+FAILED: Final = "failed"
+CANCELLED: Final = "cancelled"
+TIMED_OUT: Final = "timed_out"
+LOST: Final = "lost"
+ACTIVE = (QUEUED, SCHEDULED, RUNNING)
+FINAL = (SUCCEEDED, FAILED, CANCELLED, TIMED_OUT, LOST)
+STATES = ACTIVE + FINAL
+
+TaskState = Literal[
+    "queued", "scheduled", "running", "succeeded", "failed", "cancelled", "timed_out", "lost"
+]
+BreakerState = Literal["closed", "open", "half_open"]
+NodeState = Literal["online", "suspect", "offline"]
 
 VIEW_OUTPUT_BYTES = 64 * 1024
 MAX_COMMAND = 100_000
@@ -66,46 +87,104 @@ class TaskDetailQuery(StrictModel):
     full: bool = False
 
 
-def task_view(task: Task) -> dict[str, Any]:
-    return {
-        "task_id": task.task_id,
-        "command": task.command,
-        "state": task.state,
-        "node_id": task.node_id,
-        "pid": task.pid,
-        "preferred_node": task.preferred_node,
-        "wait_for_node": task.wait_for_node,
-        "exit_code": task.exit_code,
-        "signal": task.signal,
-        "error": task.error,
-        "timeout_s": task.timeout_s,
-        "retries": task.retries,
-        "attempts": task.attempts,
-        "labels": task.labels,
-        "cwd": task.cwd,
-        "env": sorted(task.env),
-        "submitted_at": task.submitted_at,
-        "scheduled_at": task.scheduled_at,
-        "started_at": task.started_at,
-        "ended_at": task.ended_at,
-        "duration_s": (
-            round(task.ended_at - task.started_at, 6)
-            if task.ended_at is not None and task.started_at is not None
-            else None
-        ),
-        "stdout_bytes": task.stdout_bytes,
-        "stderr_bytes": task.stderr_bytes,
-        "truncated": task.truncated,
-    }
+class TaskView(Answer):
+    """A task as the agent shows it (and as every `task.<state>` event carries it)."""
+
+    task_id: str
+    command: str
+    state: TaskState
+    state_detail: str | None = Field(
+        default=None,
+        description="Why the task is in its state where the state alone does not say (why a "
+        "queued task waits); None otherwise",
+    )
+    node_id: str | None = Field(description="The node it was placed on; None until placed")
+    pid: int | None = Field(description="Its process (group) id on that node, once started")
+    preferred_node: str | None = Field(description="The node it was asked to run on, if any")
+    wait_for_node: bool = Field(description="Whether it waits while its preferred node is away")
+    exit_code: int | None = Field(
+        description="None while it runs, or when it ended by a signal or never ran"
+    )
+    signal: int | None = Field(description="The signal that ended it, if one did")
+    error: str | None = Field(description="Why it failed, was lost or was queued again")
+    timeout_s: float | None = Field(description="Seconds it may run; None: no limit")
+    retries: int = Field(description="How often it may run again after being lost")
+    attempts: int = Field(description="How often it was started")
+    labels: dict[str, str]
+    cwd: str | None
+    env: list[str] = Field(description="The names of its environment variables (not values)")
+    submitted_at: float = Field(description="Unix time, as every `_at` field")
+    scheduled_at: float | None
+    started_at: float | None
+    ended_at: float | None
+    duration_s: float | None = Field(description="From start to end; None until it ended")
+    stdout_bytes: int
+    stderr_bytes: int
+    truncated: bool = Field(description="Whether the agent kept only part of its output")
 
 
-def output_view(chunks: list[tuple[int, str, bytes]], full: bool) -> dict[str, Any]:
-    """stdout/stderr as text; without `full`, the last VIEW_OUTPUT_BYTES of each."""
-    out: dict[str, Any] = {}
-    for stream in ("stdout", "stderr"):
-        data = b"".join(c[2] for c in chunks if c[1] == stream)
-        cut = not full and len(data) > VIEW_OUTPUT_BYTES
-        kept = data[-VIEW_OUTPUT_BYTES:] if cut else data
-        out[stream] = kept.decode("utf-8", errors="replace")
-        out[f"{stream}_complete"] = not cut
-    return out
+class TaskDetail(TaskView):
+    """A task with its output: the last 64 KiB of each stream, or all of it when asked."""
+
+    stdout: str
+    stderr: str
+    stdout_complete: bool = Field(description="False when `stdout` is only its last 64 KiB")
+    stderr_complete: bool = Field(description="False when `stderr` is only its last 64 KiB")
+
+
+class TaskLogText(Answer):
+    """The data of a `stdout` or `stderr` event of a task's log stream (whose `end` event
+    carries the final `TaskView`)."""
+
+    text: str = Field(description="What the command wrote, decoded as UTF-8")
+
+
+class TaskPage(Answer):
+    tasks: list[TaskView] = Field(description="Newest first")
+    count: int = Field(description="Tasks on this page")
+    total: int = Field(description="Tasks matching the filters, on every page")
+    limit: int
+    offset: int
+
+
+class BreakerSnapshot(Answer):
+    """A node's circuit breaker: whether the scheduler dispatches to it, and when it tries
+    again."""
+
+    node_id: str
+    state: BreakerState
+    consecutive_failures: int
+    opened_count: int = Field(description="How often it opened since the agent started")
+    open_for_s: float = Field(description="Its current open period (doubles on each re-open)")
+    next_retry_at: float | None = Field(description="Unix time of the next probe; None unless open")
+    retry_in_s: float | None = Field(description="Seconds to the next probe; None unless open")
+    last_failure_at: float | None = Field(description="Unix time")
+    probe_in_flight: bool
+
+
+class SchedulerNode(Answer):
+    node_id: str
+    name: str
+    state: NodeState
+    running: int = Field(description="Task slots taken on the node")
+    limit: int = Field(description="Task slots it has")
+    breaker: BreakerSnapshot
+
+
+class DispatchLatency(Answer):
+    """From placement to the command's start, over the latest dispatches."""
+
+    p50: float | None = Field(description="Milliseconds; None before the first dispatch")
+    p99: float | None = Field(description="Milliseconds; None before the first dispatch")
+    samples: int
+
+
+class SchedulerStats(Answer):
+    queue_depth: int
+    in_flight: int = Field(description="Tasks placed and not ended (scheduled or running)")
+    running: int
+    nodes: list[SchedulerNode]
+    dispatch_latency_ms: DispatchLatency
+    totals: dict[TaskState, int] = Field(
+        description="Tasks that ended in each final state since the agent started"
+    )

@@ -1,15 +1,17 @@
 """The pipes of a running command: its exit, and its output forwarded to a sink with a cap.
 
-`RunProtocol` is asyncio's subprocess stream protocol plus an `exited` future. On Python 3.11
-`Process.wait()` returns only once the pipes have closed as well, so a background child that
-holds stdout would keep it waiting; the runner needs the shell's exit itself.
+`RunProtocol` is asyncio's subprocess stream protocol (the transport level of a subprocess)
+plus an `exited` event. On Python 3.11 `Process.wait()` returns only once the pipes have closed
+as well, so a background child that holds stdout would keep it waiting; the runner needs the
+shell's exit itself.
 
-`Outputs` pumps stdout and stderr, each in its own task. A pump reads its pipe in chunks of
-up to `CHUNK_SIZE` bytes as they arrive (it never waits for a newline) and hands each chunk
-to the sink, in order. Once `cap` bytes of a stream have been delivered, the sink gets one
-`truncation_marker(cap)` chunk and nothing more from that stream, but the pump keeps reading
-and discarding to EOF: a pipe nobody reads fills up and blocks the writer, so the command
-would hang instead of finishing. Byte counts include what was discarded.
+`Outputs` pumps stdout and stderr, each in its own task of the task group the runner's
+supervision owns. A pump reads its pipe in chunks of up to `CHUNK_SIZE` bytes as they arrive
+(it never waits for a newline) and hands each chunk to the sink, in order. Once `cap` bytes of
+a stream have been delivered, the sink gets one `truncation_marker(cap)` chunk and nothing more
+from that stream, but the pump keeps reading and discarding to EOF: a pipe nobody reads fills
+up and blocks the writer, so the command would hang instead of finishing. Byte counts include
+what was discarded.
 
 A sink may be a plain function or return an awaitable; an awaitable is awaited before the
 next read, so a slow sink slows the reader (and, through the pipe, the command) instead of
@@ -23,6 +25,9 @@ import inspect
 import logging
 from asyncio.subprocess import SubprocessStreamProtocol
 from collections.abc import Awaitable, Callable
+
+import anyio
+import anyio.abc
 
 OutputSink = Callable[[str, bytes], Awaitable[None] | None]
 """Receives `("stdout" | "stderr", chunk)`; may be sync or async."""
@@ -42,19 +47,23 @@ def truncation_marker(cap: int) -> bytes:
 class RunProtocol(SubprocessStreamProtocol):
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(limit=CHUNK_SIZE, loop=loop)
-        self.exited: asyncio.Future[None] = loop.create_future()
+        self.exited = anyio.Event()
 
     def process_exited(self) -> None:
         super().process_exited()
-        if not self.exited.done():
-            self.exited.set_result(None)
+        self.exited.set()
 
 
 class StreamPump:
     """Reads one stream to EOF, delivering at most `cap` bytes (plus the marker) to `sink`."""
 
     def __init__(
-        self, stream: str, reader: asyncio.StreamReader, sink: OutputSink, cap: int
+        self,
+        stream: str,
+        reader: asyncio.StreamReader,
+        sink: OutputSink,
+        cap: int,
+        on_failure: Callable[[], None],
     ) -> None:
         self.stream = stream
         self.total = 0  # bytes read from the pipe, including discarded ones
@@ -63,11 +72,23 @@ class StreamPump:
         # True while blocked on the pipe (not on the sink): tells a pipe held open by an
         # escaped process apart from one whose sink is merely slow.
         self.waiting_for_data = False
+        self.failure: Exception | None = None
+        self.done = anyio.Event()
         self._reader = reader
         self._sink = sink
         self._cap = cap
+        self._on_failure = on_failure
 
     async def run(self) -> None:
+        try:
+            await self._pump()
+        except Exception as exc:  # the sink's: kept for the runner to raise, not the group
+            self.failure = exc
+            self._on_failure()
+        finally:
+            self.done.set()
+
+    async def _pump(self) -> None:
         while True:
             self.waiting_for_data = True
             try:
@@ -105,19 +126,13 @@ class Outputs:
         assert protocol.stdout is not None
         assert protocol.stderr is not None
         self._transport = transport
-        self.stdout = StreamPump("stdout", protocol.stdout, sink, cap)
-        self.stderr = StreamPump("stderr", protocol.stderr, sink, cap)
-        self._tasks = {
-            1: asyncio.create_task(self.stdout.run()),
-            2: asyncio.create_task(self.stderr.run()),
-        }
-        self._on_failure = on_failure
-        for task in self._tasks.values():
-            task.add_done_callback(self._pump_done)
+        self.stdout = StreamPump("stdout", protocol.stdout, sink, cap, on_failure)
+        self.stderr = StreamPump("stderr", protocol.stderr, sink, cap, on_failure)
 
-    def _pump_done(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            self._on_failure()
+    def start(self, group: anyio.abc.TaskGroup) -> None:
+        """Pump both pipes in `group`; cancelling the group stops them."""
+        group.start_soon(self.stdout.run, name="tasks.output.stdout")
+        group.start_soon(self.stderr.run, name="tasks.output.stderr")
 
     @property
     def truncated(self) -> bool:
@@ -132,24 +147,19 @@ class Outputs:
         queued is never cut short.
         """
         pumps = {1: self.stdout, 2: self.stderr}
-        pending = {task for task in self._tasks.values() if not task.done()}
-        while pending:
-            before = {fd: (p.waiting_for_data, p.total) for fd, p in pumps.items()}
-            _, pending = await asyncio.wait(pending, timeout=window)
-            for fd, pump in pumps.items():
+        while pending := {fd: p for fd, p in pumps.items() if not p.done.is_set()}:
+            before = {fd: (p.waiting_for_data, p.total) for fd, p in pending.items()}
+            with anyio.move_on_after(window):
+                for pump in pending.values():
+                    await pump.done.wait()
+            for fd, pump in pending.items():
                 idle = before[fd] == (True, pump.total) and pump.waiting_for_data
                 pipe = self._transport.get_pipe_transport(fd)
-                if self._tasks[fd] in pending and idle and pipe is not None:
+                if not pump.done.is_set() and idle and pipe is not None:
                     log.warning("pid %s: %s held open outside its process group; giving up on it",
                                 self._transport.get_pid(), pump.stream)  # fmt: skip
                     pipe.close()  # feeds EOF to the reader: what was read is still delivered
 
-    def close(self) -> None:
-        for task in self._tasks.values():
-            task.cancel()
-
-    def raise_failure(self) -> None:
-        """Raise what the sink raised, if it did."""
-        for task in self._tasks.values():
-            if task.done() and not task.cancelled() and (exc := task.exception()) is not None:
-                raise exc
+    def failure(self) -> Exception | None:
+        """What the sink raised, if it did."""
+        return self.stdout.failure or self.stderr.failure

@@ -9,9 +9,11 @@ the database is never held for long.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Collection
+
+import anyio
+import anyio.lowlevel
 
 from agent.core.subsystem import Context
 from agent.tasks.store import TaskStore
@@ -38,7 +40,7 @@ class TaskRetention:
                 await self.prune()
             except Exception:  # a failed pass is retried at the next one
                 log.exception("pruning old tasks failed")
-            await asyncio.sleep(EVERY_S)
+            await anyio.sleep(EVERY_S)
 
     async def prune(self) -> int:
         """Delete what the settings no longer keep; answers how many tasks went."""
@@ -62,4 +64,4 @@ class TaskRetention:
             if not ids:
                 return removed
             removed += await self.store.delete_finished(ids, OUTPUT_BATCH)
-            await asyncio.sleep(0)
+            await anyio.lowlevel.checkpoint()

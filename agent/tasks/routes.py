@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import codecs
-import json
 from collections.abc import AsyncIterator
 
 from sse_starlette import ServerSentEvent
@@ -22,9 +21,20 @@ from agent.core.http import (
 )
 from agent.core.sse import sse_response
 from agent.tasks.logs import FollowerTooSlow
-from agent.tasks.models import SubmitTask, TaskDetailQuery, TaskQuery, task_view
+from agent.tasks.models import (
+    RUNNING,
+    STATES,
+    SchedulerStats,
+    SubmitTask,
+    TaskDetail,
+    TaskDetailQuery,
+    TaskLogText,
+    TaskPage,
+    TaskQuery,
+    TaskView,
+)
 from agent.tasks.service import TaskService
-from agent.tasks.store import RUNNING, STATES
+from agent.tasks.views import task_view
 
 TAG = "tasks"
 
@@ -50,13 +60,13 @@ async def _log_events(
                     after = seq
                     text = decoders[stream].decode(data)
                     yield ServerSentEvent(
-                        data=json.dumps({"text": text}), event=stream, id=str(seq)
+                        data=TaskLogText(text=text).model_dump_json(), event=stream, id=str(seq)
                     )
             except FollowerTooSlow:
                 return  # the client reconnects with Last-Event-ID and resumes from the store
             task = await service.task(task_id)
             if task.finished:
-                yield ServerSentEvent(data=json.dumps(task_view(task)), event="end")
+                yield ServerSentEvent(data=task_view(task).model_dump_json(), event="end")
                 return
             # Queued or scheduled again (e.g. retried after being lost): wait for it to run.
             while not task.finished and task.state != RUNNING:
@@ -101,6 +111,7 @@ def build_routes(service: TaskService) -> list[BaseRoute]:
             methods=["POST"],
             tag=TAG,
             body=SubmitTask,
+            answer=TaskView,
             summary="Submit a shell command; it is queued at once and placed by the "
             "scheduler. `retries` is how often a lost task is dispatched again.",
             responses={409: "NODE_OFFLINE", 422: "UNKNOWN_NODE | REMOTE_EXEC_DISABLED"},
@@ -110,6 +121,7 @@ def build_routes(service: TaskService) -> list[BaseRoute]:
             list_tasks,
             methods=["GET"],
             tag=TAG,
+            answer=TaskPage,
             summary="Active and past tasks, newest first.",
             query=[
                 QueryParam("status", enum=STATES),
@@ -123,6 +135,7 @@ def build_routes(service: TaskService) -> list[BaseRoute]:
             get_task,
             methods=["GET"],
             tag=TAG,
+            answer=TaskDetail,
             summary="A task's state, node, exit code, timings and output (the last "
             "64 KiB of each stream unless ?full=true).",
             query=[QueryParam("full", "boolean")],
@@ -133,6 +146,7 @@ def build_routes(service: TaskService) -> list[BaseRoute]:
             cancel_task,
             methods=["DELETE"],
             tag=TAG,
+            answer=TaskView,
             summary="Cancel a task: SIGTERM to its process group, SIGKILL after 5 s.",
             responses={404: "TASK_NOT_FOUND", 409: "TASK_FINISHED"},
         ),
@@ -151,6 +165,7 @@ def build_routes(service: TaskService) -> list[BaseRoute]:
             stats,
             methods=["GET"],
             tag=TAG,
+            answer=SchedulerStats,
             summary="Queue depth, tasks in flight, per-node breakers and load, dispatch "
             "latency and totals by outcome.",
         ),

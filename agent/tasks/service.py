@@ -6,19 +6,18 @@ import logging
 import os
 import secrets
 import signal
-from typing import Any
 
 import psutil
 
-from agent.cluster.membership import Membership
 from agent.core.errors import Conflict, NotFound, Unprocessable
 from agent.core.subsystem import Context
 from agent.tasks.containment import TaskCgroups
 from agent.tasks.logs import TaskLogs
-from agent.tasks.models import SubmitTask, TaskQuery, output_view, task_view
+from agent.tasks.models import SchedulerStats, SubmitTask, TaskDetail, TaskPage, TaskQuery, TaskView
 from agent.tasks.scheduler import Scheduler, local_limit
 from agent.tasks.store import LOST, QUEUED, RUNNING, SCHEDULED, Task, TaskStore
 from agent.tasks.transitions import Transitions
+from agent.tasks.views import scheduler_stats, task_detail, task_view
 
 log = logging.getLogger("openfabric.tasks")
 
@@ -31,16 +30,15 @@ class TaskService:
         logs: TaskLogs,
         transitions: Transitions,
         scheduler: Scheduler,
-        membership: Membership,
     ) -> None:
         self.ctx = ctx
         self.store = store
         self.logs = logs
         self.t = transitions
         self.scheduler = scheduler
-        self.membership = membership
+        self.cluster = ctx.cluster
 
-    async def submit(self, request: SubmitTask) -> dict[str, Any]:
+    async def submit(self, request: SubmitTask) -> TaskView:
         node = request.preferred_node
         if node is not None:
             self._check_preferred(node, request.wait_for_node)
@@ -61,25 +59,22 @@ class TaskService:
         return task_view(task)
 
     def _check_preferred(self, node: str, wait: bool) -> None:
-        member = self.membership.members.get(node)
-        if member is None or member.status != "member":
+        member = self.cluster.member(node)
+        if member is None:
             raise Unprocessable(
                 f"no node {node!r} in this cluster",
                 code="UNKNOWN_NODE",
                 details={"preferred_node": node},
             )
-        if node != self.membership.node_id:
-            live = self.membership.live.get(node)
-            if live is not None and live.capabilities.get("remote_exec") is False:
-                raise Unprocessable(
-                    f"node {node} does not run commands for other members",
-                    code="REMOTE_EXEC_DISABLED",
-                    details={"preferred_node": node},
-                )
-        if not wait and self.membership.state_of(node) != "online":
+        if not member.is_self and member.capabilities.remote_exec is False:
+            raise Unprocessable(
+                f"node {node} does not run commands for other members",
+                code="REMOTE_EXEC_DISABLED",
+                details={"preferred_node": node},
+            )
+        if not wait and self.cluster.state_of(node) != "online":
             raise Conflict(
-                f"node {node} is {self.membership.state_of(node)} and the request "
-                "asked not to wait",
+                f"node {node} is {self.cluster.state_of(node)} and the request asked not to wait",
                 code="NODE_OFFLINE",
                 details={"preferred_node": node},
             )
@@ -100,26 +95,24 @@ class TaskService:
         dispatch = self.scheduler.inflight.get(task_id)
         return dispatch.task if dispatch else None
 
-    async def detail(self, task_id: str, full: bool) -> dict[str, Any]:
+    async def detail(self, task_id: str, full: bool) -> TaskDetail:
         task = await self.task(task_id)
+        # The view first: the task may end while its output is read, and a final state must
+        # never come with output read before its last chunks were stored.
+        view = task_view(task)
         await self.logs.flush(task_id)
-        chunks = await self.store.output(task_id)
-        return {**task_view(task), **output_view(chunks, full)}
+        return task_detail(view, await self.store.output(task_id), full)
 
-    async def page(self, query: TaskQuery) -> dict[str, Any]:
+    async def page(self, query: TaskQuery) -> TaskPage:
         tasks, total = await self.store.page(
             state=query.status, node=query.node, limit=query.limit, offset=query.offset
         )
         views = [task_view(t) for t in tasks]
-        return {
-            "tasks": views,
-            "count": len(views),
-            "total": total,
-            "limit": query.limit,
-            "offset": query.offset,
-        }
+        return TaskPage(
+            tasks=views, count=len(views), total=total, limit=query.limit, offset=query.offset
+        )
 
-    async def cancel(self, task_id: str) -> dict[str, Any]:
+    async def cancel(self, task_id: str) -> TaskView:
         task = await self.task(task_id)
         if task.finished:
             raise Conflict(
@@ -130,34 +123,8 @@ class TaskService:
         await self.scheduler.cancel(task)
         return task_view(task)
 
-    def stats(self) -> dict[str, Any]:
-        s = self.scheduler
-        latencies = sorted(s.stats.latencies)
-        nodes = []
-        for member in self.membership.active():
-            node_id = member.node_id
-            nodes.append(
-                {
-                    "node_id": node_id,
-                    "name": member.name,
-                    "state": self.membership.state_of(node_id),
-                    "running": s.running_on(node_id),
-                    "limit": s.limit_of(node_id),
-                    "breaker": s.breakers.get(node_id).snapshot(),
-                }
-            )
-        return {
-            "queue_depth": len(s.queue),
-            "in_flight": len(s.inflight),
-            "running": sum(1 for d in s.inflight.values() if d.task.state == RUNNING),
-            "nodes": nodes,
-            "dispatch_latency_ms": {
-                "p50": _percentile(latencies, 0.50),
-                "p99": _percentile(latencies, 0.99),
-                "samples": len(latencies),
-            },
-            "totals": dict(s.stats.outcomes),
-        }
+    def stats(self) -> SchedulerStats:
+        return scheduler_stats(self.scheduler, self.cluster)
 
     async def recover(self, cgroups: TaskCgroups | None = None) -> None:
         """After a restart: queued tasks wait again; tasks that were dispatched when this
@@ -170,7 +137,7 @@ class TaskService:
         for task in await self.store.in_states((QUEUED,)):
             self.scheduler.enqueue(task)
         for task in await self.store.in_states((SCHEDULED, RUNNING)):
-            if task.node_id == self.membership.node_id and task.pid and task.started_at:
+            if task.node_id == self.cluster.node_id and task.pid and task.started_at:
                 kill_leftover_group(task.pid, task.started_at)
             reason = "the agent stopped while the task was running"
             if task.state == SCHEDULED or task.attempts <= task.retries:
@@ -180,9 +147,8 @@ class TaskService:
                 self.scheduler.enqueue(task)
             else:
                 await self.t.finish(task, LOST, error=reason)
-        self.ctx.capabilities.update(
-            remote_exec=self.ctx.settings.remote_exec, max_tasks=local_limit(self.ctx)
-        )
+        self.ctx.capabilities.remote_exec = self.ctx.settings.remote_exec
+        self.ctx.capabilities.max_tasks = local_limit(self.ctx)
 
 
 def kill_leftover_group(pid: int, started_at: float) -> None:
@@ -196,10 +162,3 @@ def kill_leftover_group(pid: int, started_at: float) -> None:
         log.info("stopped leftover process group %s", pid)
     except (psutil.Error, ProcessLookupError, PermissionError):
         return
-
-
-def _percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    index = min(len(values) - 1, round(q * (len(values) - 1)))
-    return round(values[index] * 1000, 3)

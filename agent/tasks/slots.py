@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from types import TracebackType
+
+import anyio
 
 
 class Slots:
@@ -12,7 +13,7 @@ class Slots:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.busy = 0
-        self._semaphore = asyncio.Semaphore(limit)
+        self._semaphore = anyio.Semaphore(limit)
 
     async def __aenter__(self) -> None:
         await self._semaphore.acquire()
@@ -29,9 +30,10 @@ class Slots:
 
     async def try_take(self) -> bool:
         """Take a slot only if one is free now; release it with `give_back`."""
-        if self._semaphore.locked():
+        try:
+            self._semaphore.acquire_nowait()
+        except anyio.WouldBlock:
             return False
-        await self._semaphore.acquire()  # not locked: completes without suspending
         self.busy += 1
         return True
 

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+import anyio
+import anyio.lowlevel
+
 from agent.core.db import Database, Migration
+
+# The states are part of the wire contract; they are re-exported here for the server's code.
+from agent.tasks.models import ACTIVE as ACTIVE
+from agent.tasks.models import CANCELLED as CANCELLED
+from agent.tasks.models import FAILED as FAILED
+from agent.tasks.models import FINAL as FINAL
+from agent.tasks.models import LOST as LOST
+from agent.tasks.models import QUEUED as QUEUED
+from agent.tasks.models import RUNNING as RUNNING
+from agent.tasks.models import SCHEDULED as SCHEDULED
+from agent.tasks.models import STATES as STATES
+from agent.tasks.models import SUCCEEDED as SUCCEEDED
+from agent.tasks.models import TIMED_OUT as TIMED_OUT
 
 MIGRATIONS = [
     Migration(
@@ -61,19 +76,9 @@ MIGRATIONS = [
         );
         """,
     ),
+    Migration("0003_state_detail", "ALTER TABLE tasks ADD COLUMN state_detail TEXT;"),
 ]
 
-QUEUED, SCHEDULED, RUNNING = "queued", "scheduled", "running"
-SUCCEEDED, FAILED, CANCELLED, TIMED_OUT, LOST = (
-    "succeeded",
-    "failed",
-    "cancelled",
-    "timed_out",
-    "lost",
-)
-ACTIVE = (QUEUED, SCHEDULED, RUNNING)
-FINAL = (SUCCEEDED, FAILED, CANCELLED, TIMED_OUT, LOST)
-STATES = ACTIVE + FINAL
 _JSON = {"env", "labels", "excluded_nodes"}
 _FINAL_MARKS = ", ".join("?" for _ in FINAL)
 
@@ -104,6 +109,9 @@ class Task:
     stdout_bytes: int = 0
     stderr_bytes: int = 0
     truncated: bool = False
+    # Why the task is in its state, where the state alone does not say (why a queued task
+    # waits); cleared by every change of state.
+    state_detail: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -242,7 +250,7 @@ class TaskStore:
             )
             if deleted < output_batch:
                 break
-            await asyncio.sleep(0)  # let other writers in between batches
+            await anyio.lowlevel.checkpoint()  # let other writers in between batches
         return await self.db.execute(
             f"DELETE FROM tasks WHERE task_id IN ({marks}) AND state IN ({_FINAL_MARKS})",
             (*task_ids, *FINAL),

@@ -14,7 +14,7 @@ async def wait_task(
 ) -> dict[str, Any]:
     deadline = time.monotonic() + within
     while True:
-        body = (await client.get(f"/api/tasks/{task_id}")).json()
+        body: dict[str, Any] = (await client.get(f"/api/tasks/{task_id}")).json()
         if body["state"] in states:
             return body
         assert time.monotonic() < deadline, f"task stayed {body['state']}: {body}"
@@ -24,4 +24,5 @@ async def wait_task(
 async def submit(client: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
     response = await client.post("/api/tasks", json=body)
     assert response.status_code == 201, response.text
-    return response.json()
+    task: dict[str, Any] = response.json()
+    return task

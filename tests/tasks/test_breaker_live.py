@@ -44,6 +44,7 @@ def member(tmp_path: Path) -> Iterator[AgentProcess]:
         yield agent
 
 
+@pytest.mark.slow
 async def test_breaker_opens_probes_and_closes(tmp_path: Path, member: AgentProcess) -> None:
     # Long liveness windows: the member's heartbeats cannot reach the in-process agent (it
     # has no peer listener), so only our own successful heartbeats keep it online.
@@ -99,8 +100,8 @@ async def _until(check, read, within: float = 20):
 
 
 async def _until_capabilities(cluster, node: str) -> None:
-    async def caps() -> dict:
+    async def remote_exec() -> bool | None:
         live = cluster.membership.live.get(node)
-        return live.capabilities if live else {}
+        return live.capabilities.remote_exec if live else None
 
-    await _until(lambda c: c.get("remote_exec") is True, caps)
+    await _until(lambda value: value is True, remote_exec)

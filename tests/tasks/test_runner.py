@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import anyio
 import psutil
 import pytest
 
@@ -221,14 +222,41 @@ async def test_output_is_streamed_as_it_is_produced(tmp_path: Path) -> None:
     command = "echo one; while [ ! -e FLAG ]; do sleep 0.01; done; echo two"
     runner = ProcessRunner(RunSpec(command, cwd=str(tmp_path)), out)
     await runner.start()
-    await out.until("stdout", b"one\n")
-    assert b"two" not in out.data("stdout")
-    (tmp_path / "FLAG").touch()
-    result = await asyncio.wait_for(runner.wait(), BOUND)
+    results: list[RunResult] = []
+
+    async def follow() -> None:
+        results.append(await runner.wait())
+
+    with anyio.fail_after(BOUND):
+        async with anyio.create_task_group() as group:
+            group.start_soon(follow)
+            await out.until("stdout", b"one\n")
+            assert b"two" not in out.data("stdout")
+            (tmp_path / "FLAG").touch()
     assert out.data("stdout") == b"one\ntwo\n"
-    assert result.exit_code == 0
+    assert results[0].exit_code == 0
 
 
+async def test_waiters_share_the_outcome_and_the_timeout_counts_from_start() -> None:
+    # Nobody follows the run until wait(); the timeout still counts from start().
+    runner = ProcessRunner(RunSpec("exec sleep 1000", timeout_s=0.2), Collect(), grace_s=0.2)
+    pid = await runner.start()
+    results: list[RunResult] = []
+
+    async def follow() -> None:
+        results.append(await runner.wait())
+
+    with anyio.fail_after(BOUND):
+        async with anyio.create_task_group() as group:
+            for _ in range(3):
+                group.start_soon(follow)
+    assert len(results) == 3
+    assert all(r is results[0] for r in results)
+    assert results[0].timed_out
+    assert not alive(pid)
+
+
+@pytest.mark.slow
 async def test_many_concurrent_runs() -> None:
     async def one() -> RunResult:
         runner = ProcessRunner(RunSpec("true"), Collect())

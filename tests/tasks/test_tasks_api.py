@@ -259,6 +259,7 @@ async def test_unknown_task_and_bad_queries(live: LiveAgent) -> None:
         assert (await client.post("/api/tasks", content=b"{bad")).status_code == 400
 
 
+@pytest.mark.slow
 async def test_many_quick_tasks(live: LiveAgent) -> None:
     async with live.client() as client:
         tasks = await asyncio.gather(*(submit(client, command="true") for _ in range(50)))
@@ -280,6 +281,7 @@ async def test_every_transition_is_published(live: LiveAgent) -> None:
     assert topics == ["task.queued", "task.scheduled", "task.running", "task.succeeded"]
 
 
+@pytest.mark.slow
 async def test_following_right_after_submit_always_ends(live: LiveAgent) -> None:
     """Following can race the end of the output; every follow must still see `end`."""
 

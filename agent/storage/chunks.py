@@ -187,16 +187,23 @@ class ChunkStore:
                 )
             self._reserved += size
         tmp: Path | None = None
+        reserved = True
         try:
             tmp = self._write_temp(digest, data)
             with self._lock:
-                if not _publish(tmp, final):
+                # The reservation becomes use in the same step: were the two changes apart,
+                # another put in between would count these bytes twice and be refused.
+                published = _publish(tmp, final)
+                self._reserved -= size
+                reserved = False
+                if not published:
                     return False
                 self._used += size
                 self._count += 1
         finally:
-            with self._lock:
-                self._reserved -= size
+            if reserved:
+                with self._lock:
+                    self._reserved -= size
             if tmp is not None:
                 tmp.unlink(missing_ok=True)
         if sync_dir:

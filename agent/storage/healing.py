@@ -10,6 +10,8 @@
   when it has them again, `storage.replicated` for each copy made.
 - Reconcile (every pass): this node's holder records are made to match its disk (`gc`).
 - Garbage collection (every quarter of `storage_gc_grace`): see `gc.Collector.collect`.
+- Freshness (first thing, then every pass): a node that starts or comes back from isolation
+  pulls the manifests it missed before reads are answered (see `freshness`).
 
 Replica counts come from `StorageService.holders_of`, so a copy that is gone does not count.
 """
@@ -22,9 +24,16 @@ import time
 
 import anyio.to_thread
 
-from agent.cluster.membership import ONLINE
+from agent.core.cluster import ONLINE
 from agent.core.subsystem import Context
 from agent.storage.chunks import ChunkMissing
+from agent.storage.events import (
+    STORAGE_DEGRADED,
+    STORAGE_HEALTHY,
+    STORAGE_REPLICATED,
+    ChunkReplicated,
+    FileHealthChanged,
+)
 from agent.storage.gc import Collector
 from agent.storage.replication import Replicator
 from agent.storage.service import StorageService
@@ -49,23 +58,27 @@ class Healer:
         self.store = store
         self.service = service
         self.replicator = replicator
-        self.membership = replicator.membership
+        self.cluster = ctx.cluster
         self._scrubbed_at = time.monotonic()
         self._gc_at = 0.0
         self._synced_at = 0.0
         self._degraded: set[str] = set()
 
     def counts(self, node_id: str) -> bool:
-        member = self.membership.members.get(node_id)
-        if member is None or member.status != "member":
+        member = self.cluster.member(node_id)
+        if member is None:
             return False
-        if self.membership.state_of(node_id) == ONLINE:
+        if member.online:
             return True
-        live = self.membership.live.get(node_id)
-        silent_for = self.ctx.clock() - live.last_seen if live and live.last_seen else 0.0
+        silent_for = self.ctx.clock() - member.last_seen if member.last_seen else 0.0
         return silent_for < self.ctx.settings.storage_heal_after
 
     async def run(self) -> None:
+        try:
+            # Right away, not after the first pause: reads wait for it.
+            await self.service.freshness.current()
+        except Exception:
+            log.exception("storage manifests could not be brought up to date")
         while True:
             await asyncio.sleep(HEAL_EVERY_S)
             try:
@@ -75,6 +88,8 @@ class Healer:
 
     async def pass_once(self) -> None:
         now = time.monotonic()
+        # Also when no read comes: a node back from isolation pulls what it missed.
+        await self.service.freshness.current()
         self.service.refresh_capacity()
         # Before the sync, so the table this node sends says what its disk holds.
         await self.collector.reconcile()
@@ -91,8 +106,9 @@ class Healer:
             await self.collector.collect()
 
     async def forget_departed(self) -> None:
-        for node_id, member in list(self.membership.members.items()):
-            if member.status != "member":
+        # Holder records of nodes that left or were evicted (or never were members).
+        for node_id in {node for _, node in await self.store.all_holders()}:
+            if self.cluster.member(node_id) is None:
                 await self.store.remove_holder(node_id)
 
     async def heal(self) -> None:
@@ -102,14 +118,14 @@ class Healer:
         for manifest in await self.store.all(include_deleted=False):
             holders = await self.service.holders_of(manifest.chunks)
             online_counts = [
-                sum(1 for n in nodes if self.membership.state_of(n) == ONLINE)
+                sum(1 for n in nodes if self.cluster.state_of(n) == ONLINE)
                 for nodes in holders.values()
             ]
             if any(count < want for count in online_counts):
                 degraded.add(manifest.path)
             for digest, nodes in holders.items():
                 counting = {n for n in nodes if self.counts(n)}
-                online = sorted(n for n in counting if self.membership.state_of(n) == ONLINE)
+                online = sorted(n for n in counting if self.cluster.state_of(n) == ONLINE)
                 if len(counting) >= want or not online or online[0] != me:
                     continue
                 data = await self.service.read_chunk(digest)
@@ -120,13 +136,13 @@ class Healer:
                         await self.store.add_holders([(digest, target)])
                         await self.replicator.announce([], [(digest, target)])
                         self.ctx.bus.publish(
-                            "storage.replicated",
-                            {"chunk": digest, "node_id": target, "path": manifest.path},
+                            STORAGE_REPLICATED,
+                            ChunkReplicated(chunk=digest, node_id=target, path=manifest.path),
                         )
         for path in degraded - self._degraded:
-            self.ctx.bus.publish("storage.degraded", {"path": path})
+            self.ctx.bus.publish(STORAGE_DEGRADED, FileHealthChanged(path=path))
         for path in self._degraded - degraded:
-            self.ctx.bus.publish("storage.healthy", {"path": path})
+            self.ctx.bus.publish(STORAGE_HEALTHY, FileHealthChanged(path=path))
         self._degraded = degraded
 
     async def scrub(self) -> None:

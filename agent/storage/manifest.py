@@ -4,7 +4,7 @@ Every write of a path (upload, overwrite, delete) makes a new manifest version s
 (`modified`, `writer` node id). Members converge on the greatest stamp: last writer wins, ties
 broken by node id. A delete is a manifest too (a tombstone, `deleted`), so an older copy of
 the file arriving later can never bring it back. What members push is validated as
-`models.ManifestWire` before it becomes a `Manifest`.
+`requests.ManifestWire` before it becomes a `Manifest`.
 """
 
 from __future__ import annotations

@@ -1,122 +1,41 @@
-"""Wire shapes of the storage peer routes, validated before anything is stored.
+"""What the storage routes answer: stored files, listings and deletions.
 
-A member can sign any body, so every field a push carries is bounded here: paths must already
-be canonical (`paths.normalize`), digests and node ids have their one form, sizes and stamps
-are finite and below 2^53 (exact in every JSON implementation), and a manifest's chunk list
-must be exactly as long as its size says. What needs this node's state (its clock, its member
-list) is judged later, in `Replicator.merge`.
+Downloads answer the file's bytes and have no model here. The peer routes' request bodies
+are in `requests`: they validate against this node's code, which the SDK must not load.
 """
 
 from __future__ import annotations
 
-import math
-import re
-from typing import Annotated
+from typing import Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import Field
 
-from agent.core.http import StrictModel
-from agent.storage.blocks import CHUNK_SIZE
-from agent.storage.chunks import validate_digest
-from agent.storage.manifest import Manifest
-from agent.storage.paths import InvalidPath, normalize
+from agent.core.wire import Answer
 
-MAX_EXACT = 2**53
-# 200,000 chunks of 4 MiB (about 780 GiB) keep one manifest's chunk list (~13 MiB of JSON)
-# inside the manifests route's body limit.
-MAX_CHUNKS = 200_000
-MAX_FILE_BYTES = MAX_CHUNKS * CHUNK_SIZE
-MAX_MANIFESTS = 100_000
-MAX_HOLDERS = 1_000_000
-MAX_CHUNK_SIZE = 64 * 1024 * 1024
-_NODE_ID = re.compile(r"[a-z2-7]{1,64}")
+StorageHealth = Literal["healthy", "degraded", "unavailable"]
 
 
-def _canonical_path(value: str) -> str:
-    try:
-        canonical = normalize(value)
-    except InvalidPath as exc:
-        raise ValueError(f"invalid storage path: {exc}") from None
-    if canonical != value:
-        # Members only ever send canonical paths; two spellings of one file would fork it.
-        raise ValueError("storage path is not in canonical form")
-    return value
+class StoredFile(Answer):
+    """A file in the shared storage, and where its data is."""
+
+    path: str = Field(description="Canonical: relative, '/'-separated, NFC")
+    size: int = Field(description="Bytes")
+    sha256: str = Field(description="Of the whole file; also its download's ETag")
+    modified: float = Field(description="When this version was stored (Unix seconds)")
+    writer: str = Field(description="The node that stored this version")
+    chunks: int = Field(description="How many chunks the file is cut into")
+    nodes: list[str] = Field(description="Every node holding at least one of its chunks, sorted")
+    health: StorageHealth = Field(
+        description="healthy: every chunk has all its replicas online; degraded: each has at "
+        "least one online; unavailable: some chunk has none"
+    )
 
 
-def _node_id(value: str) -> str:
-    if not _NODE_ID.fullmatch(value):
-        raise ValueError("not a node id")
-    return value
+class StorageListing(Answer):
+    files: list[StoredFile] = Field(description="Sorted by path")
+    count: int
 
 
-def _digest(value: str) -> str:
-    validate_digest(value)
-    return value
-
-
-def _finite(value: float) -> float:
-    if not math.isfinite(value):
-        raise ValueError("must be a finite number")
-    return value
-
-
-StoragePath = Annotated[str, Field(max_length=4096), AfterValidator(_canonical_path)]
-NodeId = Annotated[str, Field(max_length=64), AfterValidator(_node_id)]
-Digest = Annotated[str, Field(max_length=64), AfterValidator(_digest)]
-Stamp = Annotated[float, AfterValidator(_finite), Field(ge=0, lt=MAX_EXACT)]
-# JSON has no tuples: a pair arrives as a list, which strict mode would refuse.
-HolderPair = Annotated[tuple[Digest, NodeId], Field(strict=False)]
-
-
-class ManifestWire(StrictModel):
-    path: StoragePath
-    modified: Stamp
-    writer: NodeId
+class StorageDeleted(Answer):
+    path: str = Field(description="The canonical path of the file deleted")
     deleted: bool
-    size: Annotated[int, Field(ge=0, lt=MAX_EXACT)]
-    sha256: Annotated[str, Field(max_length=64)]
-    chunk_size: Annotated[int, Field(ge=1, le=MAX_CHUNK_SIZE)]
-    chunks: Annotated[list[Digest], Field(max_length=MAX_CHUNKS)]
-
-    @model_validator(mode="after")
-    def _consistent(self) -> ManifestWire:
-        if self.deleted:
-            if self.size or self.chunks or self.sha256:
-                raise ValueError("a tombstone has no size, chunks or sha256")
-            return self
-        validate_digest(self.sha256)
-        if len(self.chunks) != -(-self.size // self.chunk_size):
-            raise ValueError("the chunk list does not match the file's size")
-        return self
-
-    def to_manifest(self) -> Manifest:
-        return Manifest(
-            path=self.path,
-            modified=self.modified,
-            writer=self.writer,
-            deleted=self.deleted,
-            size=self.size,
-            sha256=self.sha256,
-            chunk_size=self.chunk_size,
-            chunks=tuple(self.chunks),
-        )
-
-
-class PushBody(StrictModel):
-    """A push of manifests and holder records. `complete` marks a whole table (a sync
-    snapshot): its sender's own holder records then replace what was known about it."""
-
-    digest: Digest | None = None
-    manifests: Annotated[list[ManifestWire], Field(max_length=MAX_MANIFESTS)] = []
-    holders: Annotated[list[HolderPair], Field(max_length=MAX_HOLDERS)] = []
-    complete: bool = False
-
-
-class SyncBody(StrictModel):
-    digest: Digest
-
-
-class PinBody(StrictModel):
-    """Chunks of an upload in progress that the sender asks this node to keep."""
-
-    digests: Annotated[list[Digest], Field(max_length=MAX_CHUNKS)]

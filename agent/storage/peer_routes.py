@@ -2,7 +2,7 @@
 pins for uploads in progress.
 
 A member can sign any body, so bodies are parsed by `core.http` (UTF-8, finite numbers,
-bounded nesting) and validated against `models` before anything is stored: malformed input is
+bounded nesting) and validated against `requests` before anything is stored: malformed input is
 a 400, never a 500.
 """
 
@@ -16,14 +16,14 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from agent.core.errors import ApiError, BadRequest, NotFound
-from agent.core.http import StrictModel as WireModel
 from agent.core.http import json_response, read_body, read_json, read_json_value, validate
+from agent.core.wire import StrictModel as WireModel
 from agent.peer.listener import body_limit, peer_node
 from agent.storage.blocks import CHUNK_SIZE
 from agent.storage.chunks import ChunkCorrupt, ChunkMissing, QuotaExceeded, validate_digest
-from agent.storage.models import PinBody, PushBody, SyncBody
 from agent.storage.pins import Pins
 from agent.storage.replication import Replicator
+from agent.storage.requests import PinBody, PushBody, SyncBody
 from agent.storage.service import InsufficientStorage, StorageService
 
 # The whole manifest table goes in one push (`Replicator.sync_all`): about 250 GB of files.

@@ -17,14 +17,13 @@ from typing import Any
 import anyio.to_thread
 from pydantic import ValidationError
 
-from agent.cluster.membership import ONLINE, Membership
-from agent.cluster.store import Member
+from agent.core.cluster import MemberView
 from agent.core.http import peer_answer
 from agent.core.subsystem import Context
 from agent.peer.client import PeerClient, PeerUnreachable
 from agent.storage.chunks import ChunkStore
 from agent.storage.manifest import Manifest
-from agent.storage.models import PushBody
+from agent.storage.requests import PushBody
 from agent.storage.store import StorageStore
 
 log = logging.getLogger("openfabric.storage")
@@ -46,14 +45,12 @@ class Replicator:
     def __init__(
         self,
         ctx: Context,
-        membership: Membership,
-        peers: PeerClient,
         chunks: ChunkStore,
         store: StorageStore,
     ) -> None:
         self.ctx = ctx
-        self.membership = membership
-        self.peers = peers
+        self.cluster = ctx.cluster
+        self.peers: PeerClient = ctx.peers
         self.chunks = chunks
         self.store = store
         self.refused = ctx.metrics.counter(
@@ -62,20 +59,18 @@ class Replicator:
 
     @property
     def me(self) -> str:
-        return self.membership.node_id
+        return self.cluster.node_id
 
-    def online_members(self) -> list[Member]:
-        return [
-            m for m in self.membership.active() if self.membership.state_of(m.node_id) == ONLINE
-        ]
+    def other_members(self) -> list[MemberView]:
+        """Every member but this node, whatever its liveness."""
+        return [m for m in self.cluster.members() if not m.is_self]
+
+    def online_members(self) -> list[MemberView]:
+        return [m for m in self.cluster.members() if m.online]
 
     def free_space(self, node_id: str) -> int:
-        if node_id == self.me:
-            value = self.ctx.capabilities.get("storage_free", 0)
-        else:
-            live = self.membership.live.get(node_id)
-            value = live.capabilities.get("storage_free", 0) if live else 0
-        return int(value) if isinstance(value, int | float) else 0
+        member = self.cluster.member(node_id)
+        return (member.capabilities.storage_free or 0) if member else 0
 
     def targets(self, count: int, exclude: set[str], size: int) -> list[str]:
         """Up to `count` online members with room for `size` bytes, most free space first."""
@@ -91,7 +86,7 @@ class Replicator:
         if node_id == self.me:
             await anyio.to_thread.run_sync(self.chunks.put, digest, data)
             return True
-        member = self.membership.members.get(node_id)
+        member = self.cluster.member(node_id)
         if member is None:
             return False
 
@@ -100,7 +95,7 @@ class Replicator:
 
         try:
             async with self.peers.stream(
-                self.membership.target(member),
+                member.target,
                 "PUT",
                 f"/peer/storage/chunks/{digest}",
                 content=body(),
@@ -119,12 +114,12 @@ class Replicator:
     async def fetch(self, digest: str, holders: Iterable[str]) -> bytes | None:
         """The chunk from any online holder but this node, verified; None if none has it."""
         for node_id in holders:
-            member = self.membership.members.get(node_id)
-            if node_id == self.me or member is None or self.membership.state_of(node_id) != ONLINE:
+            member = self.cluster.member(node_id)
+            if node_id == self.me or member is None or not member.online:
                 continue
             try:
                 response = await self.peers.request(
-                    self.membership.target(member),
+                    member.target,
                     "GET",
                     f"/peer/storage/chunks/{digest}",
                     timeout=60,
@@ -165,7 +160,7 @@ class Replicator:
                 log.warning("ignoring manifest of %r from %s: %s", manifest.path, sender, problem)
             elif await self.store.save_if_newer(manifest):
                 taken.append(manifest)
-        current = {n for n, m in self.membership.members.items() if m.status == "member"}
+        current = {m.node_id for m in self.cluster.members()}
         pairs = [(d, n) for d, n in body.holders if n in current and n != self.me]
         if body.complete:
             if sender in current and sender != self.me:
@@ -178,7 +173,7 @@ class Replicator:
         if manifest.modified > self.ctx.clock() + MAX_FUTURE_S:
             # A stamp from the future would win over every later write of the path.
             return "its timestamp is in the future"
-        if manifest.writer != self.me and manifest.writer not in self.membership.members:
+        if manifest.writer != self.me and not self.cluster.ever_known(manifest.writer):
             return "its writer is not a node of this cluster"
         return None
 
@@ -188,7 +183,7 @@ class Replicator:
             "holders": [list(p) for p in holders],
         }
         await asyncio.gather(
-            *(self._send(m, "/peer/storage/manifests", payload) for m in self.membership.peers())
+            *(self._send(m, "/peer/storage/manifests", payload) for m in self.other_members())
         )
 
     async def keep_pinned(self, holders: list[tuple[str, str]]) -> None:
@@ -197,7 +192,7 @@ class Replicator:
         for digest, node in holders:
             if node != self.me:
                 by_node.setdefault(node, []).append(digest)
-        members = [(self.membership.members.get(n), d) for n, d in by_node.items()]
+        members = [(self.cluster.member(n), d) for n, d in by_node.items()]
         await asyncio.gather(
             *(
                 self._send(member, "/peer/storage/pins", {"digests": digests})
@@ -208,8 +203,8 @@ class Replicator:
 
     async def sync_all(self) -> None:
         mine = await self.snapshot()
-        for member in self.membership.peers():
-            if self.membership.state_of(member.node_id) != ONLINE:
+        for member in self.other_members():
+            if not member.online:
                 continue
             answer = await self._send(member, "/peer/storage/sync", {"digest": mine["digest"]})
             if answer is not None and answer.get("digest") != mine["digest"]:
@@ -223,12 +218,31 @@ class Replicator:
                     await self.merge(table, member.node_id)
                 mine = await self.snapshot()
 
+    async def pull(self, member: MemberView, digest: str, timeout: float) -> bool:
+        """Take what is newer in `member`'s table (tombstones included), sending nothing of
+        this node's; False if it did not answer. `digest` is this node's table digest."""
+        answer = await self._send(member, "/peer/storage/sync", {"digest": digest}, timeout)
+        if answer is None:
+            return False
+        if answer.get("digest") == digest:
+            return True
+        theirs = await self._send(member, "/peer/storage/manifests", {}, timeout)
+        if theirs is None:
+            return False
+        try:
+            table = PushBody.model_validate(theirs)
+        except ValidationError as exc:
+            log.warning("%s answered a malformed table: %s", member.node_id, exc)
+            return False
+        await self.merge(table, member.node_id)
+        return True
+
     async def _send(
-        self, member: Member, path: str, payload: dict[str, Any]
+        self, member: MemberView, path: str, payload: dict[str, Any], timeout: float = 30
     ) -> dict[str, Any] | None:
         try:
             response = await self.peers.request(
-                self.membership.target(member), "POST", path, json_body=payload, timeout=30
+                member.target, "POST", path, json_body=payload, timeout=timeout
             )
         except PeerUnreachable:
             return None

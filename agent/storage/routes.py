@@ -12,9 +12,11 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute
 
 from agent.core.errors import ApiError, BadRequest
-from agent.core.http import QueryParam, StrictModel, api_route, json_response, parse_query
+from agent.core.http import QueryParam, api_route, json_response, parse_query
+from agent.core.wire import StrictModel
 from agent.storage.file_headers import file_headers, security_headers
 from agent.storage.manifest import Manifest
+from agent.storage.models import StorageDeleted, StorageListing, StoredFile
 from agent.storage.service import StorageService
 
 TAG = "storage"
@@ -99,7 +101,7 @@ async def _upload_stream(request: Request) -> tuple[str | None, AsyncIterator[by
 def build_routes(service: StorageService) -> list[BaseRoute]:
     async def listing(request: Request) -> Response:
         files = await service.listing(parse_query(request, ListQuery).prefix)
-        return json_response({"files": files, "count": len(files)})
+        return json_response(StorageListing(files=files, count=len(files)))
 
     async def upload(request: Request) -> Response:
         query = parse_query(request, UploadQuery)
@@ -152,6 +154,7 @@ def build_routes(service: StorageService) -> list[BaseRoute]:
             summary="Files in the shared storage (optionally under a prefix), with the "
             "nodes holding their data and their health.",
             query=[QueryParam("prefix")],
+            answer=StorageListing,
         ),
         api_route(
             "/api/storage/upload",
@@ -164,7 +167,9 @@ def build_routes(service: StorageService) -> list[BaseRoute]:
             "overwrite=true.",
             query=[QueryParam("path"), QueryParam("overwrite", "boolean")],
             responses={409: "FILE_EXISTS", 507: "INSUFFICIENT_STORAGE"},
+            answer=StoredFile,
         ),
+        # The file's bytes, not JSON: no answer model.
         api_route(
             "/api/storage/{path:path}",
             download,
@@ -187,6 +192,7 @@ def build_routes(service: StorageService) -> list[BaseRoute]:
             tag=TAG,
             summary="Delete a file everywhere (a tombstone keeps it from coming back).",
             responses={404: "FILE_NOT_FOUND"},
+            answer=StorageDeleted,
         ),
     ]
 

@@ -9,6 +9,10 @@ so garbage collection cannot delete one, new or reused, before the manifest name
 
 Replica counts (`describe`, healing) count copies that exist: this node's own are checked on
 its disk, other members' come from their own reports (see `Replicator.merge`).
+
+Reads of the namespace (a manifest, a listing, an upload's existence check) wait until this
+node's manifests are current (`freshness`), so a node back from a restart never shows a file
+deleted while it was away.
 """
 
 from __future__ import annotations
@@ -34,15 +38,27 @@ from agent.core.errors import (
 from agent.core.subsystem import Context
 from agent.storage.blocks import CHUNK_SIZE, asplit
 from agent.storage.chunks import ChunkCorrupt, ChunkMissing, ChunkStore, QuotaExceeded
+from agent.storage.events import (
+    STORAGE_DELETED,
+    STORAGE_REPAIRED,
+    STORAGE_UPLOADED,
+    ChunkRepaired,
+    FileDeleted,
+    FileUploaded,
+)
+from agent.storage.freshness import Freshness
 from agent.storage.manifest import Manifest
-from agent.storage.models import MAX_FILE_BYTES
+from agent.storage.models import StorageDeleted, StorageHealth, StoredFile
 from agent.storage.paths import InvalidPath, normalize, normalize_prefix
 from agent.storage.pins import Lease, Pins
 from agent.storage.replication import Replicator
+from agent.storage.requests import MAX_FILE_BYTES
 from agent.storage.store import StorageStore
 
 log = logging.getLogger("openfabric.storage")
-HEALTHY, DEGRADED, UNAVAILABLE = "healthy", "degraded", "unavailable"
+HEALTHY: StorageHealth = "healthy"
+DEGRADED: StorageHealth = "degraded"
+UNAVAILABLE: StorageHealth = "unavailable"
 
 
 def checked_path(path: str) -> str:
@@ -72,6 +88,12 @@ class StorageService:
         self.chunks = chunks
         self.replicator = replicator
         self.pins = pins
+        self.freshness = Freshness(replicator)
+        ctx.metrics.gauge_callback(
+            "storage_synced",
+            "1 once this node's storage manifests are current, 0 while it pulls them",
+            lambda: float(self.freshness.synced),
+        )
         self.repaired = ctx.metrics.counter(
             "storage_chunks_repaired_total", "Corrupt or missing chunks restored from a replica"
         )
@@ -86,8 +108,9 @@ class StorageService:
 
     async def upload(
         self, raw_path: str, stream: AsyncIterable[bytes], overwrite: bool
-    ) -> dict[str, Any]:
+    ) -> StoredFile:
         path = checked_path(raw_path)
+        await self.freshness.current()
         existing = await self.store.get(path)
         if existing is not None and not existing.deleted and not overwrite:
             raise Conflict(
@@ -100,7 +123,7 @@ class StorageService:
         await self.replicator.announce([manifest], holders)
         self.refresh_capacity()
         self.ctx.bus.publish(
-            "storage.uploaded", {"path": path, "size": manifest.size, "sha256": manifest.sha256}
+            STORAGE_UPLOADED, FileUploaded(path=path, size=manifest.size, sha256=manifest.sha256)
         )
         return await self.describe(manifest)
 
@@ -108,7 +131,9 @@ class StorageService:
         self, path: str, stream: AsyncIterable[bytes], lease: Lease
     ) -> tuple[Manifest, list[tuple[str, str]]]:
         """Chunks stored and the manifest saved; the lease keeps them until it is saved."""
-        whole, digests, holders, size = hashlib.sha256(), [], [], 0
+        whole, size = hashlib.sha256(), 0
+        digests: list[str] = []
+        holders: list[tuple[str, str]] = []
         # Two stages, so the network and the disk work at once: the request is read into the
         # next chunk while the previous one is hashed, written here and copied to replicas.
         send, receive = anyio.create_memory_object_stream[bytes](2)
@@ -192,6 +217,7 @@ class StorageService:
 
     async def manifest(self, raw_path: str) -> Manifest:
         path = checked_path(raw_path)
+        await self.freshness.current()
         manifest = await self.store.get(path)
         if manifest is None or manifest.deleted:
             raise NotFound(
@@ -218,7 +244,7 @@ class StorageService:
         if self.replicator.me in await self.store.holders(digest):
             await anyio.to_thread.run_sync(self.chunks.repair, digest, data)
             self.repaired.inc()
-            self.ctx.bus.publish("storage.repaired", {"chunk": digest})
+            self.ctx.bus.publish(STORAGE_REPAIRED, ChunkRepaired(chunk=digest))
         return data
 
     async def read(self, manifest: Manifest, start: int, end: int) -> AsyncIterator[bytes]:
@@ -229,7 +255,7 @@ class StorageService:
             offset = index * manifest.chunk_size
             yield data[max(0, start - offset) : end - offset + 1]
 
-    async def delete(self, raw_path: str) -> dict[str, Any]:
+    async def delete(self, raw_path: str) -> StorageDeleted:
         manifest = await self.manifest(raw_path)
         tombstone = Manifest(
             path=manifest.path,
@@ -243,14 +269,15 @@ class StorageService:
         )
         await self.store.save_if_newer(tombstone)
         await self.replicator.announce([tombstone], [])
-        self.ctx.bus.publish("storage.deleted", {"path": manifest.path})
-        return {"path": manifest.path, "deleted": True}
+        self.ctx.bus.publish(STORAGE_DELETED, FileDeleted(path=manifest.path))
+        return StorageDeleted(path=manifest.path, deleted=True)
 
-    async def listing(self, raw_prefix: str) -> list[dict[str, Any]]:
+    async def listing(self, raw_prefix: str) -> list[StoredFile]:
         try:
             prefix = normalize_prefix(raw_prefix)
         except InvalidPath as exc:
             raise BadRequest(f"invalid prefix: {exc}", code="INVALID_PATH") from None
+        await self.freshness.current()
         return [await self.describe(m) for m in await self.store.listing(prefix)]
 
     async def holders_of(self, digests: Iterable[str]) -> dict[str, set[str]]:
@@ -270,7 +297,7 @@ class StorageService:
                 nodes.discard(me)
         return holders
 
-    async def describe(self, manifest: Manifest) -> dict[str, Any]:
+    async def describe(self, manifest: Manifest) -> StoredFile:
         holders = await self.holders_of(manifest.chunks)
         online = {m.node_id for m in self.replicator.online_members()}
         want = self.replicas
@@ -282,24 +309,24 @@ class StorageService:
             if all(n >= 1 for n in live)
             else UNAVAILABLE
         )
-        return {
-            "path": manifest.path,
-            "size": manifest.size,
-            "sha256": manifest.sha256,
-            "modified": manifest.modified,
-            "writer": manifest.writer,
-            "chunks": len(manifest.chunks),
-            "nodes": sorted({n for nodes in holders.values() for n in nodes}),
-            "health": health,
-        }
+        return StoredFile(
+            path=manifest.path,
+            size=manifest.size,
+            sha256=manifest.sha256,
+            modified=manifest.modified,
+            writer=manifest.writer,
+            chunks=len(manifest.chunks),
+            nodes=sorted({n for nodes in holders.values() for n in nodes}),
+            health=health,
+        )
 
     def refresh_capacity(self) -> None:
         """What this node can still take, for placement on every member (via heartbeats)."""
         quota = self.ctx.settings.storage_quota
         disk_free = shutil.disk_usage(self.ctx.settings.home).free
         room = disk_free if not quota else min(disk_free, quota - self.chunks.used_bytes)
-        self.ctx.capabilities["storage_free"] = max(0, int(room))
-        self.ctx.capabilities["storage_used"] = self.chunks.used_bytes
+        self.ctx.capabilities.storage_free = max(0, int(room))
+        self.ctx.capabilities.storage_used = self.chunks.used_bytes
 
 
 @asynccontextmanager

@@ -49,11 +49,38 @@ def data(size: int, seed: int) -> bytes:
     return (block * (size // len(block) + 1))[:size]
 
 
+def chunk_holders(agents: list[AgentProcess], content: bytes) -> list[set[str]]:
+    """For each chunk of `content`, the nodes with a copy on disk. Placement is per chunk
+    (most free space first), so one file's chunks may lie on different nodes."""
+    holders = []
+    for start in range(0, len(content), CHUNK):
+        digest = hashlib.sha256(content[start : start + CHUNK]).hexdigest()
+        holders.append(
+            {
+                a.info["node_id"]
+                for a in agents
+                if (a.home / "storage" / "chunks" / digest[:2] / digest).is_file()
+            }
+        )
+    return holders
+
+
+def third(agents: list[AgentProcess], *node_ids: str) -> AgentProcess:
+    return next(a for a in agents if a.info["node_id"] not in node_ids)
+
+
 def test_file_is_replicated_and_readable_everywhere(storage_trio: list[AgentProcess]) -> None:
-    content = data(2 * CHUNK + 10, 1)
+    # Three different chunks: `data` repeats one block, so its chunks would be identical, and
+    # an upload places each chunk it reads (a repeated one may land on another node too).
+    content = data(CHUNK, 1) + data(CHUNK, 11) + data(10, 21)
     stored = upload(storage_trio[0], "shared/a.bin", content)
-    assert len(stored["nodes"]) == 2
-    assert storage_trio[0].info["node_id"] in stored["nodes"]
+    first = storage_trio[0].info["node_id"]
+    holders = chunk_holders(storage_trio, content)
+    assert len(holders) == 3
+    for nodes in holders:
+        assert len(nodes) == 2, holders
+        assert first in nodes, holders
+    assert sorted(stored["nodes"]) == sorted(set().union(*holders))
     for agent in storage_trio:
         wait_until(lambda a=agent: "shared/a.bin" in listing(a), 10, "the manifest everywhere")
         assert call(agent, "GET", "/api/storage/shared/a.bin").content == content
@@ -65,8 +92,9 @@ def test_file_is_replicated_and_readable_everywhere(storage_trio: list[AgentProc
 def test_file_survives_the_loss_of_a_holder(storage_trio: list[AgentProcess]) -> None:
     content = data(CHUNK + 1, 2)
     stored = upload(storage_trio[0], "keep.bin", content)
-    other = next(n for n in stored["nodes"] if n != storage_trio[0].info["node_id"])
-    reader = next(a for a in storage_trio if a.info["node_id"] not in stored["nodes"])
+    first = storage_trio[0].info["node_id"]
+    other = next(n for n in stored["nodes"] if n != first)
+    reader = third(storage_trio, first, other)
     wait_until(lambda: "keep.bin" in listing(reader), 10, "the manifest on the reader")
     victim = agent_of(storage_trio, other)
     victim.process.send_signal(signal.SIGKILL)
@@ -110,7 +138,8 @@ def test_eviction_re_replicates(storage_trio: list[AgentProcess]) -> None:
     stored = upload(storage_trio[0], "moved.bin", content)
     first = storage_trio[0].info["node_id"]
     other = next(n for n in stored["nodes"] if n != first)
-    spare = next(a for a in storage_trio if a.info["node_id"] not in stored["nodes"])
+    # The file's two chunks may lie on both other nodes: the spare may hold one already.
+    spare = third(storage_trio, first, other)
     assert call(storage_trio[0], "DELETE", f"/api/nodes/{other}").status_code == 200
 
     def healed() -> bool:

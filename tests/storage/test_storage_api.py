@@ -169,6 +169,7 @@ async def test_delete_is_final(live: LiveAgent) -> None:
         ).status_code == 201
 
 
+@pytest.mark.slow
 def test_kill_during_upload_leaves_nothing_visible(tmp_path: Path) -> None:
     home = tmp_path / "node"
     sent = threading.Event()

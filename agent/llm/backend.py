@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import ollama
 
+from agent.core.capabilities import MAX_REASON, LlmCapability, LoadedModel, ModelFacts
 from agent.core.errors import NotFound, ServiceUnavailable
 
 log = logging.getLogger("openfabric.llm")
@@ -30,7 +31,7 @@ def _arch_value(info: dict[str, Any], key: str) -> Any:
     return info.get(f"{arch}.{key}") if arch else None
 
 
-def model_facts(name: str, size: int, show: dict[str, Any]) -> dict[str, Any]:
+def model_facts(name: str, size: int, show: dict[str, Any]) -> ModelFacts:
     """The compact description of a local model that members exchange."""
     details = show.get("details") or {}
     info = show.get("modelinfo") or show.get("model_info") or {}
@@ -49,16 +50,16 @@ def model_facts(name: str, size: int, show: dict[str, Any]) -> dict[str, Any]:
         value = _arch_value(info, key)
         if value is not None and arch:
             model_info[f"{arch}.{key}"] = value
-    return {
-        "name": name,
-        "size": size,
-        "family": details.get("family"),
-        "parameter_size": details.get("parameter_size"),
-        "quantization": details.get("quantization_level"),
-        "context_length": _arch_value(info, "context_length"),
-        "details": {k: details.get(k) for k in ("family", "parameter_size", "quantization_level")},
-        "model_info": model_info,
-    }
+    return ModelFacts(
+        name=name,
+        size=size,
+        family=details.get("family"),
+        parameter_size=details.get("parameter_size"),
+        quantization=details.get("quantization_level"),
+        context_length=_arch_value(info, "context_length"),
+        details={k: details.get(k) for k in ("family", "parameter_size", "quantization_level")},
+        model_info=model_info,
+    )
 
 
 @dataclass
@@ -66,19 +67,20 @@ class Snapshot:
     up: bool = False
     reason: str = "not checked yet"
     version: str | None = None
-    models: list[dict[str, Any]] = field(default_factory=list)
-    loaded: list[dict[str, Any]] = field(default_factory=list)
+    models: list[ModelFacts] = field(default_factory=list)
+    loaded: list[LoadedModel] = field(default_factory=list)
     checked_at: float | None = None
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "up": self.up,
-            "reason": None if self.up else self.reason,
-            "version": self.version,
-            "models": self.models,
-            "loaded": self.loaded,
-            "checked_at": self.checked_at,
-        }
+    def capability(self) -> LlmCapability:
+        """What heartbeats carry; the reason is cut to what members accept."""
+        return LlmCapability(
+            up=self.up,
+            reason=None if self.up else self.reason[:MAX_REASON],
+            version=self.version,
+            models=self.models,
+            loaded=self.loaded,
+            checked_at=self.checked_at,
+        )
 
 
 class OllamaBackend:
@@ -87,10 +89,12 @@ class OllamaBackend:
         self.client = ollama.AsyncClient(host=self.url, timeout=timeout)
         self._http = httpx.AsyncClient(base_url=self.url, timeout=5, trust_env=False)
         self.snapshot = Snapshot()
-        self._facts: dict[str, dict[str, Any]] = {}  # by digest: show() is not free
+        self._facts: dict[str, ModelFacts] = {}  # by digest: show() is not free
 
     async def close(self) -> None:
+        """Close both connection pools; callers must have ended every use of them first."""
         await self._http.aclose()
+        await self.client.close()  # type: ignore[no-untyped-call]  # ollama leaves it unannotated
 
     def down(self, reason: str) -> BackendDown:
         return BackendDown(
@@ -101,36 +105,33 @@ class OllamaBackend:
     async def refresh(self) -> Snapshot:
         """Ask Ollama what it is and has; never raises."""
         try:
-            version = (await self._http.get("/api/version")).json().get("version")
+            about = (await self._http.get("/api/version")).json()
             tags = await self.client.list()
-            loaded = await self.client.ps()
+            running = await self.client.ps()
+            # Built (and validated) in here: an answer the capability models refuse makes
+            # Ollama count as down, with the reason, rather than stopping the monitor.
             models = [await self._describe(m) for m in tags.models]
+            loaded = [_loaded(m) for m in running.models]
         except (httpx.HTTPError, ollama.ResponseError, ValueError, OSError) as exc:
             self.snapshot = Snapshot(up=False, reason=_reason(exc), checked_at=time.time())
             return self.snapshot
+        version = about.get("version") if isinstance(about, dict) else None
         self.snapshot = Snapshot(
             up=True,
             reason="",
-            version=version,
+            version=version if isinstance(version, str) else None,
             models=models,
-            loaded=[
-                {
-                    "name": m.model,
-                    "size": m.size,
-                    "size_vram": m.size_vram,
-                    "expires_at": str(m.expires_at) if m.expires_at else None,
-                }
-                for m in loaded.models
-            ],
+            loaded=loaded,
             checked_at=time.time(),
         )
         return self.snapshot
 
-    async def _describe(self, model: Any) -> dict[str, Any]:
-        key = f"{model.model}@{model.digest}"
+    async def _describe(self, model: ollama.ListResponse.Model) -> ModelFacts:
+        name = model.model or ""
+        key = f"{name}@{model.digest}"
         if key not in self._facts:
-            show = (await self.client.show(model.model)).model_dump(by_alias=True)
-            self._facts[key] = model_facts(model.model, int(model.size or 0), show)
+            show = (await self.client.show(name)).model_dump(by_alias=True)
+            self._facts[key] = model_facts(name, int(model.size or 0), show)
         return self._facts[key]
 
     async def delete(self, name: str) -> None:
@@ -146,6 +147,15 @@ class OllamaBackend:
             raise self.down(exc.error) from None
         except (httpx.HTTPError, OSError) as exc:
             raise self.down(_reason(exc)) from None
+
+
+def _loaded(model: ollama.ProcessResponse.Model) -> LoadedModel:
+    return LoadedModel(
+        name=model.model or "",
+        size=model.size or 0,
+        size_vram=model.size_vram or 0,
+        expires_at=str(model.expires_at) if model.expires_at else None,
+    )
 
 
 def _reason(exc: Exception) -> str:

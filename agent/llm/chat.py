@@ -1,35 +1,47 @@
 """Generating a chat answer somewhere in the cluster.
 
-A generation is a stream of events, the same whether it runs here or on another member:
-`{"type": "token", "content"}` for each piece, then `{"type": "done", ...stats}`. A remote
-generation is one streamed peer request (`POST /peer/llm/chat`, NDJSON of those events).
+A generation is a stream of events (`models_streams.GenerationEvent`), the same whether it
+runs here or on another member: a `token` for each piece, then `done` with the stats (or
+`error`). A remote generation is one streamed peer request (`POST /peer/llm/chat`, NDJSON of
+those events).
 Errors before the first token are raised as `ApiError`s so callers can answer them properly;
 routing prefers this node, then the least loaded online member that has the model.
 """
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 import httpx
 import ollama
+from pydantic import ValidationError
 
-from agent.cluster.membership import ONLINE, Membership
+from agent.core.cluster import ONLINE
 from agent.core.errors import ApiError, NotFound, ServiceUnavailable
+from agent.core.http import peer_answer
 from agent.core.subsystem import Context
 from agent.llm.backend import OllamaBackend
+from agent.llm.models import InferenceSession, InferenceState
+from agent.llm.models_streams import (
+    GENERATION_EVENT,
+    DoneEvent,
+    ErrorEvent,
+    GenerationEvent,
+    TokenEvent,
+)
 from agent.llm.service import LlmService
 from agent.peer.client import PeerClient, PeerUnreachable
 
 RECENT_KEPT = 100
-Event = dict[str, Any]
+# Ollama's options (temperature, num_ctx, stop...) are open-ended and passed on as they are.
+Options = dict[str, Any]
+Messages = list[dict[str, str]]
 
 
 @dataclass
@@ -37,9 +49,8 @@ class Inference:
     inference_id: str
     model: str
     node_id: str
-    plan: str
     started_at: float
-    state: str = "running"
+    state: InferenceState = "running"
     prompt_tokens: int | None = None
     generated_tokens: int = 0
     time_to_first_token_ms: float | None = None
@@ -48,10 +59,21 @@ class Inference:
     error: str | None = None
     _first_at: float | None = field(default=None, repr=False)
 
-    def view(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("_first_at")
-        return data
+    def view(self) -> InferenceSession:
+        return InferenceSession(
+            inference_id=self.inference_id,
+            model=self.model,
+            node_id=self.node_id,
+            plan="single_node",
+            started_at=self.started_at,
+            state=self.state,
+            prompt_tokens=self.prompt_tokens,
+            generated_tokens=self.generated_tokens,
+            time_to_first_token_ms=self.time_to_first_token_ms,
+            tokens_per_s=self.tokens_per_s,
+            ended_at=self.ended_at,
+            error=self.error,
+        )
 
 
 class Inferences:
@@ -61,7 +83,7 @@ class Inferences:
         self.items: OrderedDict[str, Inference] = OrderedDict()
 
     def start(self, model: str, node_id: str) -> Inference:
-        record = Inference("i" + secrets.token_hex(6), model, node_id, "single_node", time.time())
+        record = Inference("i" + secrets.token_hex(6), model, node_id, time.time())
         self.items[record.inference_id] = record
         finished = [k for k, v in self.items.items() if v.state != "running"]
         for key in finished[: max(0, len(finished) - RECENT_KEPT)]:
@@ -75,15 +97,19 @@ class Inferences:
         record.generated_tokens += pieces
 
     def finish(
-        self, record: Inference, state: str, done: Event | None = None, error: str | None = None
+        self,
+        record: Inference,
+        state: InferenceState,
+        done: DoneEvent | None = None,
+        error: str | None = None,
     ) -> None:
         record.state, record.ended_at, record.error = state, time.time(), error
         if done:
-            record.prompt_tokens = done.get("prompt_tokens")
-            record.generated_tokens = done.get("completion_tokens") or record.generated_tokens
-            eval_ns = done.get("eval_duration_ns") or 0
-            if eval_ns:
-                record.tokens_per_s = round(record.generated_tokens / (eval_ns / 1e9), 3)
+            record.prompt_tokens = done.prompt_tokens
+            record.generated_tokens = done.completion_tokens or record.generated_tokens
+            if done.eval_duration_ns:
+                seconds = done.eval_duration_ns / 1e9
+                record.tokens_per_s = round(record.generated_tokens / seconds, 3)
 
 
 class ChatRouter:
@@ -92,24 +118,20 @@ class ChatRouter:
         ctx: Context,
         service: LlmService,
         backend: OllamaBackend,
-        membership: Membership,
-        peers: PeerClient,
     ) -> None:
         self.ctx = ctx
         self.service = service
         self.backend = backend
-        self.membership = membership
-        self.peers = peers
+        self.peers: PeerClient = ctx.peers
         self.inferences = Inferences()
 
     def route(self, model: str) -> str:
         holders, known = [], False
-        for node in self.service.capabilities()["nodes"]:
-            llm = node["llm"] or {}
-            if not any(m.get("name") == model for m in llm.get("models") or []):
+        for node in self.service.capabilities().nodes:
+            if node.llm is None or not any(m.name == model for m in node.llm.models):
                 continue
             known = True
-            if node["state"] == ONLINE and llm.get("up"):
+            if node.state == ONLINE and node.llm.up:
                 holders.append(node)
         if not holders:
             if known:
@@ -123,22 +145,27 @@ class ChatRouter:
                 code="MODEL_NOT_FOUND",
                 details={"model": model},
             )
-        me = self.membership.node_id
-        if any(n["node_id"] == me for n in holders):
+        me = self.ctx.cluster.node_id
+        if any(n.node_id == me for n in holders):
             return me
-        return min(holders, key=lambda n: (-n["free_ram"], n["node_id"]))["node_id"]
+        return min(holders, key=lambda n: (-n.free_ram, n.node_id)).node_id
 
     async def generate(
-        self, node_id: str, model: str, messages: list[dict[str, Any]], options: dict[str, Any]
-    ) -> AsyncIterator[Event]:
-        if node_id == self.membership.node_id:
+        self, node_id: str, model: str, messages: Messages, options: Options
+    ) -> AsyncIterator[GenerationEvent]:
+        if node_id == self.ctx.cluster.node_id:
             return await local_generation(self.backend, model, messages, options)
         return await self._remote(node_id, model, messages, options)
 
     async def _remote(
-        self, node_id: str, model: str, messages: list[dict[str, Any]], options: dict[str, Any]
-    ) -> AsyncIterator[Event]:
-        target = self.membership.target(self.membership.members[node_id])
+        self, node_id: str, model: str, messages: Messages, options: Options
+    ) -> AsyncIterator[GenerationEvent]:
+        member = self.ctx.cluster.member(node_id)
+        if member is None:
+            raise ServiceUnavailable(
+                f"node {node_id} left the cluster", code="LLM_BACKEND_UNAVAILABLE"
+            )
+        target = member.target
         body = {"model": model, "messages": messages, "options": options}
         stream = self.peers.stream(target, "POST", "/peer/llm/chat", json_body=body, timeout=None)
         try:
@@ -148,31 +175,39 @@ class ChatRouter:
                 f"node {node_id} is unreachable: {exc}", code="LLM_BACKEND_UNAVAILABLE"
             ) from None
         if response.status_code != 200:
-            payload = json.loads(await response.aread() or b"{}")
+            payload = peer_answer(await response.aread()) or {}
             await stream.__aexit__(None, None, None)
+            details = payload.get("details")
             raise ApiError(
-                payload.get("error", "remote generation failed"),
-                code=payload.get("error_code", "LLM_REMOTE_ERROR"),
-                details=payload.get("details") or {},
+                str(payload.get("error", "remote generation failed")),
+                code=str(payload.get("error_code", "LLM_REMOTE_ERROR")),
+                details=details if isinstance(details, dict) else {},
                 status=response.status_code,
             )
 
-        async def events() -> AsyncIterator[Event]:
+        async def events() -> AsyncIterator[GenerationEvent]:
             try:
                 async for line in response.aiter_lines():
                     if line:
-                        yield json.loads(line)
+                        yield _remote_event(node_id, line)
             except httpx.HTTPError as exc:
-                yield {"type": "error", "error": f"lost the stream from {node_id}: {exc}"}
+                yield ErrorEvent(error=f"lost the stream from {node_id}: {exc}")
             finally:
                 await stream.__aexit__(None, None, None)
 
         return events()
 
 
+def _remote_event(node_id: str, line: str) -> GenerationEvent:
+    try:
+        return GENERATION_EVENT.validate_json(line)
+    except ValidationError:
+        return ErrorEvent(error=f"{node_id} sent a generation event of an unknown shape")
+
+
 async def local_generation(
-    backend: OllamaBackend, model: str, messages: list[dict[str, Any]], options: dict[str, Any]
-) -> AsyncIterator[Event]:
+    backend: OllamaBackend, model: str, messages: Messages, options: Options
+) -> AsyncIterator[GenerationEvent]:
     """Start the generation here; raises before the first token on a known failure."""
     try:
         parts = await backend.client.chat(
@@ -191,22 +226,21 @@ async def local_generation(
     except StopAsyncIteration:
         raise backend.down("the answer ended before it began") from None
 
-    async def events() -> AsyncIterator[Event]:
+    async def events() -> AsyncIterator[GenerationEvent]:
         part = first
         try:
             while True:
                 content = part.message.content if part.message else ""
                 if content:
-                    yield {"type": "token", "content": content}
+                    yield TokenEvent(content=content)
                 if part.done:
-                    yield {
-                        "type": "done",
-                        "done_reason": part.done_reason,
-                        "prompt_tokens": part.prompt_eval_count,
-                        "completion_tokens": part.eval_count,
-                        "eval_duration_ns": part.eval_duration,
-                        "total_duration_ns": part.total_duration,
-                    }
+                    yield DoneEvent(
+                        done_reason=part.done_reason,
+                        prompt_tokens=part.prompt_eval_count,
+                        completion_tokens=part.eval_count,
+                        eval_duration_ns=part.eval_duration,
+                        total_duration_ns=part.total_duration,
+                    )
                     # Read to the end of Ollama's answer, so its connection is reused.
                     async for _ in iterator:
                         pass
@@ -215,7 +249,7 @@ async def local_generation(
         except StopAsyncIteration:
             return
         except (ollama.ResponseError, httpx.HTTPError, ConnectionError, OSError) as exc:
-            yield {"type": "error", "error": str(exc)}
+            yield ErrorEvent(error=str(exc))
         finally:
             # Closing the stream tells Ollama to stop generating for a caller who left.
             closer = getattr(parts, "aclose", None)

@@ -8,11 +8,10 @@ goes away mid-answer (what was generated is kept, marked partial).
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import anyio
 from pydantic import Field
@@ -21,25 +20,49 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from agent.core.errors import BadRequest, NotFound
-from agent.core.http import StrictModel, api_route, json_response, read_json
+from agent.core.errors import ApiError, BadRequest, NotFound
+from agent.core.http import api_route, json_response, read_json
 from agent.core.sse import sse_response
-from agent.llm.chat import ChatRouter, Event, Inference
+from agent.core.wire import Answer, StrictModel
+from agent.llm.chat import ChatRouter, Inference, Messages
+from agent.llm.models import (
+    ChatAnswer,
+    ChatMessage,
+    ChatSession,
+    ChatSessionDeleted,
+    ChatSessionDetail,
+    ChatSessionList,
+    ChatStats,
+    InferenceSession,
+    InferenceSessionList,
+    MessageStats,
+)
+from agent.llm.models_streams import (
+    ChatDone,
+    ChatStart,
+    ChatToken,
+    DoneEvent,
+    GenerationEvent,
+    StreamError,
+    TokenEvent,
+)
 from agent.llm.store import ChatStore
 
 TAG = "llm"
+Stats = TypeVar("Stats", bound=ChatStats)
 
 
-class ChatMessage(StrictModel):
+class MessageIn(StrictModel):
     role: Literal["system", "user", "assistant", "tool"]
     content: Annotated[str, Field(max_length=1_000_000)]
 
 
 class ChatBody(StrictModel):
     model: Annotated[str, Field(min_length=1, max_length=300)]
-    messages: Annotated[list[ChatMessage], Field(max_length=10_000)] | None = None
+    messages: Annotated[list[MessageIn], Field(max_length=10_000)] | None = None
     session_id: str | None = None
     message: Annotated[str, Field(max_length=1_000_000)] | None = None
+    # Ollama's options (temperature, num_ctx...): open-ended, passed on as they are.
     options: dict[str, Any] = {}
     stream: bool = True
     use_brain: bool = False
@@ -65,51 +88,72 @@ def _unavailable_features(body: ChatBody) -> list[str]:
     return [name for name, on in wanted.items() if on]
 
 
-async def _conversation(store: ChatStore, body: ChatBody) -> list[dict[str, Any]]:
+def _no_session(session_id: str) -> NotFound:
+    return NotFound(f"no chat session {session_id!r}", code="SESSION_NOT_FOUND")
+
+
+async def _conversation(store: ChatStore, body: ChatBody) -> Messages:
     if body.session_id is not None:
         if await store.session(body.session_id) is None:
-            raise NotFound(f"no chat session {body.session_id!r}", code="SESSION_NOT_FOUND")
+            raise _no_session(body.session_id)
         if body.message is None or body.messages is not None:
             raise BadRequest(
                 "with session_id, send the new `message` (the session keeps the history)"
             )
         history = [
-            {"role": m["role"], "content": m["content"]}
-            for m in await store.messages(body.session_id)
+            {"role": m.role, "content": m.content} for m in await store.messages(body.session_id)
         ]
         await store.append(body.session_id, "user", body.message, time.time(), model=body.model)
         return [*history, {"role": "user", "content": body.message}]
     if not body.messages or body.message is not None:
         raise BadRequest("send `messages`, or `session_id` with `message`")
-    return [m.model_dump() for m in body.messages]
+    return [{"role": m.role, "content": m.content} for m in body.messages]
+
+
+def _stats(kind: type[Stats], record: Inference, done: DoneEvent | None, **extra: Any) -> Stats:
+    return kind(
+        node_id=record.node_id,
+        model=record.model,
+        prompt_tokens=done.prompt_tokens if done else None,
+        completion_tokens=(done.completion_tokens if done else None) or record.generated_tokens,
+        time_to_first_token_ms=record.time_to_first_token_ms,
+        tokens_per_s=record.tokens_per_s,
+        done_reason=done.done_reason if done else None,
+        **extra,
+    )
+
+
+async def _session(store: ChatStore, session_id: str) -> ChatSession:
+    session = await store.session(session_id)
+    if session is None:
+        raise _no_session(session_id)
+    return session
 
 
 def build_chat_routes(router: ChatRouter, store: ChatStore) -> list[BaseRoute]:
     async def answer(
         record: Inference,
-        events: AsyncIterator[Event],
+        events: AsyncIterator[GenerationEvent],
         session_id: str | None,
-    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    ) -> AsyncIterator[ChatToken | ChatDone | StreamError]:
         """Relay the generation, and store what was said however it ends."""
-        text, done, state = [], None, "cancelled"
+        text: list[str] = []
+        done: DoneEvent | None = None
+        state: Literal["done", "failed", "cancelled"] = "cancelled"
         try:
             async for event in events:
-                if event["type"] == "token":
+                if isinstance(event, TokenEvent):
                     router.inferences.token(record)
-                    text.append(event["content"])
-                    yield "token", {"content": event["content"]}
-                elif event["type"] == "done":
+                    text.append(event.content)
+                    yield ChatToken(content=event.content)
+                elif isinstance(event, DoneEvent):
                     done, state = event, "done"
                     router.inferences.finish(record, "done", done)
-                elif event["type"] == "error":
+                else:
                     state = "failed"
-                    yield (
-                        "error",
-                        {"error": event.get("error"), "error_code": "LLM_GENERATION_FAILED"},
-                    )
+                    yield StreamError(error=event.error, error_code="LLM_GENERATION_FAILED")
                     return
-            stats = _stats(record, done)
-            yield "done", {**stats, "session_id": session_id, "content": "".join(text)}
+            yield _stats(ChatDone, record, done, session_id=session_id, content="".join(text))
         finally:
             if record.state == "running":
                 router.inferences.finish(record, state, done)
@@ -122,7 +166,7 @@ def build_chat_routes(router: ChatRouter, store: ChatStore) -> list[BaseRoute]:
                         "assistant",
                         "".join(text),
                         time.time(),
-                        stats=_stats(record, done) | {"partial": state != "done"},
+                        stats=_stats(MessageStats, record, done, partial=state != "done"),
                     )
 
     async def chat(request: Request) -> Response:
@@ -144,71 +188,57 @@ def build_chat_routes(router: ChatRouter, store: ChatStore) -> list[BaseRoute]:
             raise
         relay = answer(record, events, body.session_id)
         if not body.stream:
-            result: dict[str, Any] = {}
-            async for kind, data in relay:
-                if kind in ("done", "error"):
-                    result = {"kind": kind, **data}
-            if result.get("kind") == "error":
-                return json_response(
-                    {
-                        "success": False,
-                        "error": result["error"],
-                        "error_code": result["error_code"],
-                        "details": {},
-                    },
-                    status=502,
-                )
-            result.pop("kind", None)
-            return json_response(
-                {"message": {"role": "assistant", "content": result.pop("content", "")}, **result}
-            )
-        start = {
-            "session_id": body.session_id,
-            "node_id": node_id,
-            "inference_id": record.inference_id,
-            "model": body.model,
-        }
+            return json_response(await _one_answer(relay))
+        start = ChatStart(
+            session_id=body.session_id,
+            node_id=node_id,
+            inference_id=record.inference_id,
+            model=body.model,
+        )
 
         async def stream() -> AsyncIterator[ServerSentEvent]:
-            yield ServerSentEvent(data=json.dumps(start), event="start")
-            async for kind, data in relay:
-                yield ServerSentEvent(data=json.dumps(data), event=kind)
+            yield _sse("start", start)
+            async for item in relay:
+                if isinstance(item, ChatToken):
+                    yield _sse("token", item)
+                elif isinstance(item, ChatDone):
+                    yield _sse("done", item)
+                else:
+                    yield _sse("error", item)
 
         return sse_response(request, stream())
 
     async def list_sessions(request: Request) -> Response:
         sessions = await store.sessions()
-        return json_response({"sessions": sessions, "count": len(sessions)})
+        return json_response(ChatSessionList(sessions=sessions, count=len(sessions)))
 
     async def new_session(request: Request) -> Response:
         body = await read_json(request, NewSession)
         session_id = "s" + secrets.token_hex(8)
         await store.create(session_id, body.title, body.model, time.time())
-        return json_response(await store.session(session_id), status=201)
+        return json_response(await _session(store, session_id), status=201)
 
     async def get_session(request: Request) -> Response:
-        session_id = request.path_params["session_id"]
-        session = await store.session(session_id)
-        if session is None:
-            raise NotFound(f"no chat session {session_id!r}", code="SESSION_NOT_FOUND")
-        return json_response({**session, "messages": await store.messages(session_id)})
+        session = await _session(store, request.path_params["session_id"])
+        messages = await store.messages(session.session_id)
+        return json_response(ChatSessionDetail(**dict(session), messages=messages))
 
     async def delete_session(request: Request) -> Response:
         session_id = request.path_params["session_id"]
         if not await store.delete(session_id):
-            raise NotFound(f"no chat session {session_id!r}", code="SESSION_NOT_FOUND")
-        return json_response({"session_id": session_id, "deleted": True})
+            raise _no_session(session_id)
+        return json_response(ChatSessionDeleted(session_id=session_id, deleted=True))
 
     async def rename(request: Request) -> Response:
         session_id = request.path_params["session_id"]
         body = await read_json(request, Rename)
         if not await store.rename(session_id, body.title, time.time()):
-            raise NotFound(f"no chat session {session_id!r}", code="SESSION_NOT_FOUND")
-        return json_response(await store.session(session_id))
+            raise _no_session(session_id)
+        return json_response(await _session(store, session_id))
 
     async def inferences(request: Request) -> Response:
         items = [r.view() for r in reversed(router.inferences.items.values())]
-        return json_response({"sessions": items, "count": len(items)})
+        return json_response(InferenceSessionList(sessions=items, count=len(items)))
 
     async def inference(request: Request) -> Response:
         record = router.inferences.items.get(request.path_params["inference_id"])
@@ -225,15 +255,22 @@ def build_chat_routes(router: ChatRouter, store: ChatStore) -> list[BaseRoute]:
             tag=TAG,
             body=ChatBody,
             streams=True,
+            # What `stream: false` answers; a stream has no answer model.
+            answer=ChatAnswer,
             summary="Chat with a model anywhere in the cluster (SSE "
             "tokens, then stats; stream=false for one JSON answer).",
-            responses={404: "MODEL_NOT_FOUND | SESSION_NOT_FOUND", 503: "LLM_BACKEND_UNAVAILABLE"},
+            responses={
+                404: "MODEL_NOT_FOUND | SESSION_NOT_FOUND",
+                502: "LLM_GENERATION_FAILED",
+                503: "LLM_BACKEND_UNAVAILABLE",
+            },
         ),
         api_route(
             "/api/llm/sessions",
             list_sessions,
             methods=["GET"],
             tag=TAG,
+            answer=ChatSessionList,
             summary="Stored chat sessions, most recent first.",
         ),
         api_route(
@@ -243,6 +280,7 @@ def build_chat_routes(router: ChatRouter, store: ChatStore) -> list[BaseRoute]:
             tag=TAG,
             body=NewSession,
             success=201,
+            answer=ChatSession,
             summary="Start a chat session.",
         ),
         api_route(
@@ -250,6 +288,7 @@ def build_chat_routes(router: ChatRouter, store: ChatStore) -> list[BaseRoute]:
             get_session,
             methods=["GET"],
             tag=TAG,
+            answer=ChatSessionDetail,
             summary="A chat session with its messages.",
             responses=session_404,
         ),
@@ -258,6 +297,7 @@ def build_chat_routes(router: ChatRouter, store: ChatStore) -> list[BaseRoute]:
             delete_session,
             methods=["DELETE"],
             tag=TAG,
+            answer=ChatSessionDeleted,
             summary="Delete a chat session and its messages.",
             responses=session_404,
         ),
@@ -267,6 +307,7 @@ def build_chat_routes(router: ChatRouter, store: ChatStore) -> list[BaseRoute]:
             methods=["PUT"],
             tag=TAG,
             body=Rename,
+            answer=ChatSession,
             summary="Rename a chat session.",
             responses=session_404,
         ),
@@ -275,6 +316,7 @@ def build_chat_routes(router: ChatRouter, store: ChatStore) -> list[BaseRoute]:
             inferences,
             methods=["GET"],
             tag=TAG,
+            answer=InferenceSessionList,
             summary="Active and recent generations with node, tokens and speed.",
         ),
         api_route(
@@ -282,20 +324,28 @@ def build_chat_routes(router: ChatRouter, store: ChatStore) -> list[BaseRoute]:
             inference,
             methods=["GET"],
             tag=TAG,
+            answer=InferenceSession,
             summary="One generation's telemetry.",
             responses={404: "INFERENCE_NOT_FOUND"},
         ),
     ]
 
 
-def _stats(record: Inference, done: Event | None) -> dict[str, Any]:
-    return {
-        "node_id": record.node_id,
-        "model": record.model,
-        "prompt_tokens": done.get("prompt_tokens") if done else None,
-        "completion_tokens": (done.get("completion_tokens") if done else None)
-        or record.generated_tokens,
-        "time_to_first_token_ms": record.time_to_first_token_ms,
-        "tokens_per_s": record.tokens_per_s,
-        "done_reason": done.get("done_reason") if done else None,
-    }
+async def _one_answer(relay: AsyncIterator[ChatToken | ChatDone | StreamError]) -> ChatAnswer:
+    """The whole answer of a generation relayed without streaming; a failure is a 502.
+
+    The relay is read to its end, so the session holds the answer before it is returned."""
+    last: ChatDone | StreamError | None = None
+    async for item in relay:
+        if not isinstance(item, ChatToken):
+            last = item
+    if isinstance(last, ChatDone):
+        stats = last.model_dump(exclude={"content"})
+        return ChatAnswer(**stats, message=ChatMessage(role="assistant", content=last.content))
+    # The relay always ends with `done` or an error; None would be a relay that never began.
+    failed = last or StreamError(error="no answer", error_code="LLM_GENERATION_FAILED")
+    raise ApiError(failed.error, code=failed.error_code, status=502)
+
+
+def _sse(kind: str, data: Answer) -> ServerSentEvent:
+    return ServerSentEvent(data=data.model_dump_json(), event=kind)

@@ -11,7 +11,7 @@ import json
 import secrets
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
@@ -19,7 +19,17 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute
 
 from agent.core.errors import ApiError, BadRequest
-from agent.core.http import api_route, decode_json, read_body
+from agent.core.http import api_route, decode_json, json_response, read_body
+from agent.llm.chat import ChatRouter, Inference
+from agent.llm.models import (
+    OpenAiChatCompletion,
+    OpenAiChoice,
+    OpenAiMessage,
+    OpenAiModel,
+    OpenAiModelList,
+    OpenAiUsage,
+)
+from agent.llm.models_streams import DoneEvent, GenerationEvent, TokenEvent
 from agent.llm.service import LlmService
 
 TAG = "openai"
@@ -83,8 +93,9 @@ def _text(content: str | list[ContentPart] | None) -> str:
     return content or ""
 
 
-def build_openai_routes(router: Any, service: LlmService) -> list[BaseRoute]:
+def build_openai_routes(router: ChatRouter, service: LlmService) -> list[BaseRoute]:
     async def completions(request: Request) -> Response:
+        record: Inference | None = None
         try:
             raw = await read_body(request, request.app.state.settings.max_body_bytes * 8)
             try:
@@ -102,6 +113,8 @@ def build_openai_routes(router: Any, service: LlmService) -> list[BaseRoute]:
             record = router.inferences.start(body.model, node_id)
             events = await router.generate(node_id, body.model, messages, options)
         except ApiError as exc:
+            if record is not None:  # started, but the generation was refused
+                router.inferences.finish(record, "failed", error=exc.message)
             return openai_error(exc.status, exc.message, exc.code)
         ident, created = f"chatcmpl-{secrets.token_hex(12)}", int(time.time())
         if body.stream:
@@ -109,51 +122,43 @@ def build_openai_routes(router: Any, service: LlmService) -> list[BaseRoute]:
                 _chunks(router, record, events, ident, created, body.model),
                 media_type="text/event-stream",
             )
-        text, done = [], None
+        text: list[str] = []
+        done: DoneEvent | None = None
         async for event in events:
-            if event["type"] == "token":
+            if isinstance(event, TokenEvent):
                 router.inferences.token(record)
-                text.append(event["content"])
-            elif event["type"] == "done":
+                text.append(event.content)
+            elif isinstance(event, DoneEvent):
                 done = event
-            elif event["type"] == "error":
-                router.inferences.finish(record, "failed", error=event.get("error"))
-                return openai_error(502, str(event.get("error")), "generation_failed")
+            else:
+                router.inferences.finish(record, "failed", error=event.error)
+                return openai_error(502, event.error, "generation_failed")
         router.inferences.finish(record, "done", done)
-        prompt = (done or {}).get("prompt_tokens") or 0
-        completion = (done or {}).get("completion_tokens") or record.generated_tokens
-        return JSONResponse(
-            {
-                "id": ident,
-                "object": "chat.completion",
-                "created": created,
-                "model": body.model,
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": "".join(text)},
-                        "finish_reason": _finish(done),
-                    }
+        prompt = (done.prompt_tokens if done else None) or 0
+        completion = (done.completion_tokens if done else None) or record.generated_tokens
+        return json_response(
+            OpenAiChatCompletion(
+                id=ident,
+                created=created,
+                model=body.model,
+                choices=[
+                    OpenAiChoice(
+                        index=0,
+                        message=OpenAiMessage(content="".join(text)),
+                        finish_reason=_finish(done),
+                    )
                 ],
-                "usage": {
-                    "prompt_tokens": prompt,
-                    "completion_tokens": completion,
-                    "total_tokens": prompt + completion,
-                },
-            }
+                usage=OpenAiUsage(
+                    prompt_tokens=prompt,
+                    completion_tokens=completion,
+                    total_tokens=prompt + completion,
+                ),
+            )
         )
 
     async def models(request: Request) -> Response:
-        catalog = service.models()["models"]
-        return JSONResponse(
-            {
-                "object": "list",
-                "data": [
-                    {"id": m["name"], "object": "model", "created": 0, "owned_by": "openfabric"}
-                    for m in catalog
-                ],
-            }
-        )
+        catalog = service.models().models
+        return json_response(OpenAiModelList(data=[OpenAiModel(id=m.name) for m in catalog]))
 
     return [
         api_route(
@@ -162,6 +167,8 @@ def build_openai_routes(router: Any, service: LlmService) -> list[BaseRoute]:
             methods=["POST"],
             tag=TAG,
             streams=True,
+            # What `stream: false` answers; a stream has no answer model.
+            answer=OpenAiChatCompletion,
             summary="OpenAI-compatible chat completions (stream and non-stream).",
             responses={404: "model_not_found", 503: "llm_backend_unavailable"},
         ),
@@ -170,24 +177,25 @@ def build_openai_routes(router: Any, service: LlmService) -> list[BaseRoute]:
             models,
             methods=["GET"],
             tag=TAG,
+            answer=OpenAiModelList,
             summary="OpenAI-compatible list of the cluster's models.",
         ),
     ]
 
 
-def _finish(done: dict[str, Any] | None) -> str:
-    return "length" if done and done.get("done_reason") == "length" else "stop"
+def _finish(done: DoneEvent | None) -> Literal["stop", "length"]:
+    return "length" if done and done.done_reason == "length" else "stop"
 
 
 async def _chunks(
-    router: Any,
-    record: Any,
-    events: AsyncIterator[dict[str, Any]],
+    router: ChatRouter,
+    record: Inference,
+    events: AsyncIterator[GenerationEvent],
     ident: str,
     created: int,
     model: str,
 ) -> AsyncIterator[bytes]:
-    def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+    def chunk(delta: dict[str, str], finish: str | None = None) -> bytes:
         data = {
             "id": ident,
             "object": "chat.completion.chunk",
@@ -197,20 +205,20 @@ async def _chunks(
         }
         return f"data: {json.dumps(data)}\n\n".encode()
 
-    state = "cancelled"
+    state: Literal["done", "failed", "cancelled"] = "cancelled"
     try:
         yield chunk({"role": "assistant", "content": ""})
         async for event in events:
-            if event["type"] == "token":
+            if isinstance(event, TokenEvent):
                 router.inferences.token(record)
-                yield chunk({"content": event["content"]})
-            elif event["type"] == "done":
+                yield chunk({"content": event.content})
+            elif isinstance(event, DoneEvent):
                 state = "done"
                 router.inferences.finish(record, "done", event)
                 yield chunk({}, _finish(event))
-            elif event["type"] == "error":
+            else:
                 state = "failed"
-                error = {"error": {"message": str(event.get("error")), "type": "api_error"}}
+                error = {"error": {"message": event.error, "type": "api_error"}}
                 yield f"data: {json.dumps(error)}\n\n".encode()
                 return
         yield b"data: [DONE]\n\n"

@@ -3,7 +3,6 @@ from this node's Ollama (see `chat`)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,7 +19,9 @@ from agent.llm.chat import local_generation
 class RemoteChat(BaseModel):
     model_config = ConfigDict(extra="ignore")
     model: str
-    messages: list[dict[str, Any]]
+    # Roles are passed on as the caller gave them (OpenAI clients send more than ours).
+    messages: list[dict[str, str]]
+    # Ollama's options: open-ended, passed on as they are.
     options: dict[str, Any] = {}
 
 
@@ -31,7 +32,7 @@ def build_peer_routes(backend: OllamaBackend) -> list[BaseRoute]:
 
         async def lines() -> AsyncIterator[bytes]:
             async for event in events:
-                yield json.dumps(event).encode() + b"\n"
+                yield event.model_dump_json().encode() + b"\n"
 
         return StreamingResponse(lines(), media_type="application/x-ndjson")
 

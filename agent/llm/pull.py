@@ -7,24 +7,32 @@ peer request (`POST /peer/llm/pull`) answered with NDJSON progress objects.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 import httpx
 import ollama
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sse_starlette import ServerSentEvent
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from agent.cluster.membership import ONLINE, Membership
+from agent.core.cluster import ClusterView
 from agent.core.errors import Conflict, ServiceUnavailable, Unprocessable
-from agent.core.http import StrictModel, api_route, read_json
+from agent.core.http import api_route, read_json
 from agent.core.sse import sse_response
+from agent.core.wire import Answer, StrictModel
+from agent.llm.events import MODEL_PULLED, ModelPulled
+from agent.llm.models_streams import (
+    PULL_STEP,
+    PullFinished,
+    PullProgress,
+    PullStep,
+    StreamError,
+)
 from agent.llm.service import LlmService
-from agent.peer.client import PeerClient, PeerUnreachable
+from agent.peer.client import PeerClient, PeerTarget, PeerUnreachable
 
 
 class PullBody(StrictModel):
@@ -37,79 +45,84 @@ class RemotePull(BaseModel):
     model: str
 
 
-def _progress(part: Any) -> dict[str, Any]:
-    data = {
-        "status": part.status,
-        "digest": part.digest,
-        "completed": part.completed,
-        "total": part.total,
-    }
-    data = {k: v for k, v in data.items() if v is not None}
-    if part.total:
-        data["percent"] = round(100 * (part.completed or 0) / part.total, 1)
-    return data
+def _progress(part: ollama.ProgressResponse) -> PullProgress:
+    percent = round(100 * (part.completed or 0) / part.total, 1) if part.total else None
+    return PullProgress(
+        status=part.status,
+        digest=part.digest,
+        completed=part.completed,
+        total=part.total,
+        percent=percent,
+    )
 
 
-async def local_pull(service: LlmService, model: str) -> AsyncIterator[dict[str, Any]]:
-    """Progress objects, then {"done": true} or {"error": ...}; never raises mid-stream."""
+def _line(step: Answer) -> bytes:
+    # Unset progress fields are left out, as Ollama leaves them out.
+    return step.model_dump_json(exclude_none=True).encode() + b"\n"
+
+
+async def local_pull(service: LlmService, model: str) -> AsyncIterator[PullStep]:
+    """Progress reports, then `PullFinished` or a `StreamError`; never raises mid-stream."""
     try:
         async for part in await service.backend.client.pull(model, stream=True):
             yield _progress(part)
     except ollama.ResponseError as exc:
-        yield {"error": exc.error, "error_code": "PULL_FAILED"}
+        yield StreamError(error=exc.error, error_code="PULL_FAILED")
         return
     except (httpx.HTTPError, ConnectionError, OSError) as exc:
-        yield {"error": f"Ollama is not available: {exc}", "error_code": "LLM_BACKEND_UNAVAILABLE"}
+        yield StreamError(
+            error=f"Ollama is not available: {exc}", error_code="LLM_BACKEND_UNAVAILABLE"
+        )
         return
     await service.refresh()
-    yield {"done": True}
+    yield PullFinished(done=True)
 
 
 def build_pull_routes(
-    service: LlmService, membership: Membership, peers: PeerClient
+    service: LlmService, cluster: ClusterView, peers: PeerClient
 ) -> tuple[list[BaseRoute], list[BaseRoute]]:
-    async def remote_lines(node_id: str, model: str) -> AsyncIterator[dict[str, Any]]:
-        target = membership.target(membership.members[node_id])
+    async def remote_lines(target: PeerTarget, model: str) -> AsyncIterator[PullStep]:
+        node_id = target.node_id
         try:
             async with peers.stream(
                 target, "POST", "/peer/llm/pull", json_body={"model": model}, timeout=None
             ) as response:
                 async for line in response.aiter_lines():
                     if line:
-                        yield json.loads(line)
+                        yield _remote_step(node_id, line)
         except (PeerUnreachable, httpx.HTTPError) as exc:
-            yield {
-                "error": f"lost contact with {node_id}: {exc}",
-                "error_code": "LLM_BACKEND_UNAVAILABLE",
-            }
+            yield StreamError(
+                error=f"lost contact with {node_id}: {exc}", error_code="LLM_BACKEND_UNAVAILABLE"
+            )
 
     async def pull(request: Request) -> Response:
         body = await read_json(request, PullBody)
-        node_id = body.node or membership.node_id
-        member = membership.members.get(node_id)
-        if member is None or member.status != "member":
+        node_id = body.node or cluster.node_id
+        member = cluster.member(node_id)
+        if member is None:
             raise Unprocessable(f"no node {node_id!r} in this cluster", code="UNKNOWN_NODE")
-        if membership.state_of(node_id) != ONLINE:
-            raise Conflict(f"node {node_id} is {membership.state_of(node_id)}", code="NODE_OFFLINE")
-        if node_id == membership.node_id:
+        if not member.online:
+            raise Conflict(f"node {node_id} is {member.state}", code="NODE_OFFLINE")
+        if member.is_self:
             await service.refresh()
             if not service.backend.snapshot.up:
                 raise service.backend.down(service.backend.snapshot.reason)
             source = local_pull(service, body.model)
         else:
-            source = remote_lines(node_id, body.model)
+            source = remote_lines(member.target, body.model)
 
         async def events() -> AsyncIterator[ServerSentEvent]:
             async for item in source:
-                if "error" in item:
-                    yield ServerSentEvent(data=json.dumps(item), event="error")
+                if isinstance(item, StreamError):
+                    yield ServerSentEvent(data=item.model_dump_json(), event="error")
                     return
-                if item.get("done"):
-                    done = {"model": body.model, "node_id": node_id}
-                    request.app.state.bus.publish("llm.model.pulled", done)
-                    yield ServerSentEvent(data=json.dumps(done), event="done")
+                if isinstance(item, PullFinished):
+                    done = ModelPulled(model=body.model, node_id=node_id)
+                    request.app.state.bus.publish(MODEL_PULLED, done)
+                    yield ServerSentEvent(data=done.model_dump_json(), event="done")
                     return
-                yield ServerSentEvent(data=json.dumps(item), event="progress")
+                data = item.model_dump_json(exclude_none=True)
+                yield ServerSentEvent(data=data, event="progress")
 
         return sse_response(request, events())
 
@@ -124,11 +137,11 @@ def build_pull_routes(
 
         async def lines() -> AsyncIterator[bytes]:
             async for item in local_pull(service, body.model):
-                yield json.dumps(item).encode() + b"\n"
+                yield _line(item)
 
         return StreamingResponse(lines(), media_type="application/x-ndjson")
 
-    local = [
+    local: list[BaseRoute] = [
         api_route(
             "/api/llm/pull",
             pull,
@@ -141,3 +154,12 @@ def build_pull_routes(
         )
     ]
     return local, [Route("/peer/llm/pull", peer_pull, methods=["POST"])]
+
+
+def _remote_step(node_id: str, line: str) -> PullStep:
+    try:
+        return PULL_STEP.validate_json(line)
+    except ValidationError:
+        return StreamError(
+            error=f"{node_id} sent a pull step of an unknown shape", error_code="LLM_REMOTE_ERROR"
+        )

@@ -7,6 +7,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from agent.core.http import api_route, json_response
+from agent.llm.models import InferenceCapabilities, LlmStatus, ModelCatalog, ModelDeleted
 from agent.llm.service import LlmService
 
 TAG = "llm"
@@ -31,6 +32,7 @@ def build_routes(service: LlmService) -> list[BaseRoute]:
             status,
             methods=["GET"],
             tag=TAG,
+            answer=LlmStatus,
             summary="This node's Ollama: up or down (with the reason), version, local "
             "and loaded models.",
         ),
@@ -39,6 +41,7 @@ def build_routes(service: LlmService) -> list[BaseRoute]:
             capabilities,
             methods=["GET"],
             tag=TAG,
+            answer=InferenceCapabilities,
             summary="Every member's Ollama, models and free memory, as last heard.",
         ),
         api_route(
@@ -46,6 +49,7 @@ def build_routes(service: LlmService) -> list[BaseRoute]:
             models,
             methods=["GET"],
             tag=TAG,
+            answer=ModelCatalog,
             summary="Every model anywhere in the cluster, the nodes holding it, and the "
             "sharding planner's verdict (fits on one node, split, or infeasible).",
         ),
@@ -54,6 +58,7 @@ def build_routes(service: LlmService) -> list[BaseRoute]:
             delete,
             methods=["DELETE"],
             tag=TAG,
+            answer=ModelDeleted,
             summary="Remove a model from this node's Ollama.",
             responses={404: "MODEL_NOT_FOUND", 503: "LLM_BACKEND_UNAVAILABLE"},
         ),

@@ -8,15 +8,31 @@ the online nodes' free memory as last heard.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
-from agent.cluster.membership import ONLINE, Membership
+import anyio
+
+from agent.core.capabilities import ModelFacts
+from agent.core.cluster import ONLINE
 from agent.core.subsystem import Context
 from agent.llm.backend import OllamaBackend
-from agent.llm.planner import plan
+from agent.llm.events import LLM_BACKEND, MODEL_DELETED, BackendChanged, ModelRemoved
+from agent.llm.models import (
+    ClusterModel,
+    InferenceCapabilities,
+    InferenceNode,
+    LlmStatus,
+    ModelCatalog,
+    ModelDeleted,
+    ModelHolder,
+    ModelPlacement,
+    ModelPlan,
+    ModelPlanUnknown,
+)
+from agent.llm.planner import Node, plan
 
 log = logging.getLogger("openfabric.llm")
 MONITOR_UP_S = 10.0
@@ -25,19 +41,16 @@ STATUS_FRESH_S = 1.0
 
 
 class LlmService:
-    def __init__(
-        self, ctx: Context, backend: OllamaBackend, membership: Membership, telemetry: Any
-    ) -> None:
+    def __init__(self, ctx: Context, backend: OllamaBackend) -> None:
         self.ctx = ctx
         self.backend = backend
-        self.membership = membership
-        self.telemetry = telemetry
         self._was_up: bool | None = None
 
     async def refresh(self) -> None:
         """Ask Ollama again; publish `llm.backend` when it went up or down."""
         snapshot = await self.backend.refresh()
-        self.ctx.capabilities["llm"] = snapshot.as_dict()
+        capability = snapshot.capability()
+        self.ctx.capabilities.llm = capability
         if snapshot.up != self._was_up:
             self._was_up = snapshot.up
             if snapshot.up:
@@ -45,108 +58,108 @@ class LlmService:
             else:
                 log.info("Ollama at %s is down: %s", self.backend.url, snapshot.reason)
             self.ctx.bus.publish(
-                "llm.backend",
-                {
-                    "up": snapshot.up,
-                    "reason": snapshot.as_dict()["reason"],
-                    "url": self.backend.url,
-                },
+                LLM_BACKEND,
+                BackendChanged(up=snapshot.up, reason=capability.reason, url=self.backend.url),
             )
 
     async def monitor(self) -> None:
         while True:
             await self.refresh()
-            await asyncio.sleep(MONITOR_UP_S if self.backend.snapshot.up else MONITOR_DOWN_S)
+            await anyio.sleep(MONITOR_UP_S if self.backend.snapshot.up else MONITOR_DOWN_S)
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self) -> LlmStatus:
         checked = self.backend.snapshot.checked_at
         if checked is None or time.time() - checked > STATUS_FRESH_S:
             await self.refresh()
-        return {
-            "node_id": self.membership.node_id,
-            "ollama_url": self.backend.url,
-            **self.backend.snapshot.as_dict(),
-        }
+        snapshot = self.backend.snapshot
+        return LlmStatus(
+            node_id=self.ctx.cluster.node_id,
+            ollama_url=self.backend.url,
+            up=snapshot.up,
+            reason=None if snapshot.up else snapshot.reason,
+            version=snapshot.version,
+            models=snapshot.models,
+            loaded=snapshot.loaded,
+            checked_at=snapshot.checked_at,
+        )
 
-    def _nodes(self) -> list[dict[str, Any]]:
+    def _nodes(self) -> list[InferenceNode]:
         """Every member with its LLM capabilities and free memory, as last heard."""
         found = []
-        for member in self.membership.active():
-            is_self = member.node_id == self.membership.node_id
-            live = self.membership.live.get(member.node_id)
-            llm = (
-                self.ctx.capabilities.get("llm")
-                if is_self
-                else (live.capabilities.get("llm") if live else None)
-            )
-            sample = self.telemetry.latest() if is_self else (live.telemetry if live else None)
+        for member in self.ctx.cluster.members():
+            free_ram, free_vram = _free_memory(member.telemetry)
             found.append(
-                {
-                    "node_id": member.node_id,
-                    "name": member.name,
-                    "state": self.membership.state_of(member.node_id),
-                    "llm": llm if isinstance(llm, dict) else None,
-                    **_free_memory(sample),
-                }
+                InferenceNode(
+                    node_id=member.node_id,
+                    name=member.name,
+                    state=member.state,
+                    llm=member.capabilities.llm,
+                    free_ram=free_ram,
+                    free_vram=free_vram,
+                )
             )
         return found
 
-    def capabilities(self) -> dict[str, Any]:
+    def capabilities(self) -> InferenceCapabilities:
         nodes = self._nodes()
-        return {"nodes": nodes, "count": len(nodes)}
+        return InferenceCapabilities(nodes=nodes, count=len(nodes))
 
-    def models(self) -> dict[str, Any]:
+    def models(self) -> ModelCatalog:
         nodes = self._nodes()
-        online = [n for n in nodes if n["state"] == ONLINE]
-        catalog: dict[str, dict[str, Any]] = {}
+        pool = [
+            Node(n.node_id, n.name, n.free_ram, n.free_vram) for n in nodes if n.state == ONLINE
+        ]
+        facts: dict[str, ModelFacts] = {}
+        holders: dict[str, list[ModelHolder]] = {}
         for node in nodes:
-            llm = node["llm"] or {}
-            for model in llm.get("models") or [] if llm.get("up") else []:
-                entry = catalog.setdefault(model["name"], {**model, "nodes": []})
-                entry["nodes"].append(
-                    {"node_id": node["node_id"], "name": node["name"], "state": node["state"]}
-                )
-        models = []
-        for name in sorted(catalog):
-            entry = catalog[name]
-            try:
-                verdict = plan(
-                    {
-                        "details": entry.get("details") or {},
-                        "model_info": entry.get("model_info") or {},
-                    },
-                    [
-                        {
-                            "node_id": n["node_id"],
-                            "name": n["name"],
-                            "free_ram": n["free_ram"],
-                            "free_vram": n["free_vram"],
-                            "online": True,
-                        }
-                        for n in online
-                    ],
-                    size_bytes=entry.get("size") or None,
-                ).as_dict()
-            except ValueError as exc:
-                verdict = {"verdict": "unknown", "reason": str(exc)}
-            models.append({k: v for k, v in entry.items() if k != "model_info"} | {"plan": verdict})
-        return {"models": models, "count": len(models)}
+            if node.llm is None or not node.llm.up:
+                continue
+            for model in node.llm.models:
+                facts.setdefault(model.name, model)
+                holder = ModelHolder(node_id=node.node_id, name=node.name, state=node.state)
+                holders.setdefault(model.name, []).append(holder)
+        models = [
+            ClusterModel(
+                name=name,
+                size=facts[name].size,
+                family=facts[name].family,
+                parameter_size=facts[name].parameter_size,
+                quantization=facts[name].quantization,
+                context_length=facts[name].context_length,
+                details=facts[name].details,
+                nodes=holders[name],
+                plan=_placement(facts[name], pool),
+            )
+            for name in sorted(facts)
+        ]
+        return ModelCatalog(models=models, count=len(models))
 
-    async def delete(self, name: str) -> dict[str, Any]:
+    async def delete(self, name: str) -> ModelDeleted:
         if not self.backend.snapshot.up:
             await self.backend.refresh()
             if not self.backend.snapshot.up:
                 raise self.backend.down(self.backend.snapshot.reason)
         await self.backend.delete(name)
         await self.refresh()
-        self.ctx.bus.publish("llm.model.deleted", {"model": name})
-        return {"model": name, "deleted": True}
+        self.ctx.bus.publish(MODEL_DELETED, ModelRemoved(model=name))
+        return ModelDeleted(model=name, deleted=True)
 
 
-def _free_memory(sample: dict[str, Any] | None) -> dict[str, int]:
+def _placement(facts: ModelFacts, pool: list[Node]) -> ModelPlan:
+    show = {"details": facts.details, "model_info": facts.model_info}
+    try:
+        verdict = plan(show, pool, size_bytes=facts.size or None)
+    except ValueError as exc:
+        return ModelPlanUnknown(verdict="unknown", reason=str(exc))
+    return ModelPlacement.model_validate(verdict, from_attributes=True)
+
+
+def _free_memory(sample: Mapping[str, Any] | None) -> tuple[int, int]:
+    """Free RAM and VRAM in bytes from a telemetry sample; 0 for what it does not say."""
+    # The sample is a member's raw telemetry (any version's shape), hence the defensive read.
     try:
         free_ram = int(sample["memory"]["available"]) if sample else 0
         free_vram = sum(int(g["memory_free"]) for g in sample.get("gpus") or []) if sample else 0
     except (KeyError, TypeError, ValueError):
         free_ram = free_vram = 0
-    return {"free_ram": free_ram, "free_vram": free_vram}
+    return free_ram, free_vram

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from agent.core.db import Database, Migration
+from agent.llm.models import ChatSession, ChatSessionMessage, MessageStats, Role
 
 MIGRATIONS = [
     Migration(
@@ -46,36 +44,45 @@ class ChatStore:
             (session_id, title, model, now, now),
         )
 
-    async def session(self, session_id: str) -> dict[str, Any] | None:
+    async def session(self, session_id: str) -> ChatSession | None:
         row = await self.db.fetchone(
             "SELECT s.*, (SELECT COUNT(*) FROM chat_messages m WHERE m.session_id = s.session_id)"
             " AS message_count FROM chat_sessions s WHERE session_id = ?",
             (session_id,),
         )
-        return dict(row) if row else None
+        return ChatSession.model_validate(dict(row)) if row else None
 
-    async def sessions(self) -> list[dict[str, Any]]:
+    async def sessions(self) -> list[ChatSession]:
         rows = await self.db.fetchall(
             "SELECT s.*, (SELECT COUNT(*) FROM chat_messages m WHERE m.session_id = s.session_id)"
             " AS message_count FROM chat_sessions s ORDER BY updated_at DESC"
         )
-        return [dict(r) for r in rows]
+        return [ChatSession.model_validate(dict(r)) for r in rows]
 
-    async def messages(self, session_id: str) -> list[dict[str, Any]]:
+    async def messages(self, session_id: str) -> list[ChatSessionMessage]:
         rows = await self.db.fetchall(
             "SELECT seq, role, content, created_at, stats FROM chat_messages"
             " WHERE session_id = ? ORDER BY seq",
             (session_id,),
         )
-        return [{**dict(r), "stats": json.loads(r["stats"]) if r["stats"] else None} for r in rows]
+        return [
+            ChatSessionMessage(
+                seq=r["seq"],
+                role=r["role"],
+                content=r["content"],
+                created_at=r["created_at"],
+                stats=MessageStats.model_validate_json(r["stats"]) if r["stats"] else None,
+            )
+            for r in rows
+        ]
 
     async def append(
         self,
         session_id: str,
-        role: str,
+        role: Role,
         content: str,
         now: float,
-        stats: dict[str, Any] | None = None,
+        stats: MessageStats | None = None,
         model: str | None = None,
     ) -> None:
         async with self.db.transaction() as conn:
@@ -83,11 +90,12 @@ class ChatStore:
                 "SELECT COALESCE(MAX(seq), -1) + 1 FROM chat_messages WHERE session_id = ?",
                 (session_id,),
             )
-            (seq,) = await cursor.fetchone()
+            row = await cursor.fetchone()
+            seq = row[0] if row else 0  # MAX over no rows still answers one row
             await conn.execute(
                 "INSERT INTO chat_messages (session_id, seq, role, content, created_at, stats)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                (session_id, seq, role, content, now, json.dumps(stats) if stats else None),
+                (session_id, seq, role, content, now, stats.model_dump_json() if stats else None),
             )
             await conn.execute(
                 "UPDATE chat_sessions SET updated_at = ?, model = COALESCE(?, model)"

@@ -200,6 +200,7 @@ async def test_bad_chat_requests(llm_agent, body: dict, status: int, code: str) 
         assert response.json()["error_code"] == code
 
 
+@pytest.mark.slow
 def test_chat_is_routed_to_the_node_with_the_model(tmp_path: Path) -> None:
     fake = FakeOllama(models=[MODEL], reply_text="from far away")
     with (
@@ -251,6 +252,7 @@ async def test_pull_streams_progress_and_adds_the_model(llm_agent) -> None:
         assert unknown.json()["error_code"] == "UNKNOWN_NODE"
 
 
+@pytest.mark.slow
 def test_pull_on_a_named_node(tmp_path: Path) -> None:
     with (
         fake_ollama_process(tmp_path / "b.json", FakeOllama(models=[])) as remote_ollama,

@@ -6,6 +6,8 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
+
 from agent.core.bus import next_event
 from tests.fakes.ollama import FakeOllama, fake_ollama_process, serve_fake_ollama
 from tests.harness import agent_processes, call, form_cluster, live_agent, make_settings, wait_until
@@ -88,6 +90,7 @@ async def _status_until(client, *, up: bool) -> dict:
     return status
 
 
+@pytest.mark.slow
 def test_models_across_the_cluster(tmp_path: Path) -> None:
     with (
         fake_ollama_process(tmp_path / "a.json", FakeOllama(models=["llama3.1:8b"])) as a,

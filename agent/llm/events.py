@@ -1,0 +1,42 @@
+"""Topics the LLM subsystem publishes, and their payloads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from agent.core.events import Topic
+from agent.core.wire import Answer
+
+
+class BackendChanged(Answer):
+    up: bool = Field(description="Whether this node's Ollama answers now.")
+    reason: str | None = Field(description="Why it is down; null while up.")
+    url: str = Field(description="The Ollama URL this node uses.")
+
+
+class ModelRemoved(Answer):
+    model: str
+
+
+class ModelPulled(Answer):
+    model: str
+    node_id: str = Field(description="The node whose Ollama now has the model.")
+
+
+LLM_BACKEND = Topic(
+    "llm.backend",
+    BackendChanged,
+    "This node's Ollama went up or down (also published on the first check after start).",
+)
+MODEL_DELETED = Topic(
+    "llm.model.deleted", ModelRemoved, "A model was removed from this node's Ollama."
+)
+MODEL_PULLED = Topic(
+    "llm.model.pulled",
+    ModelPulled,
+    "A pull started on this node finished: the model is on the named node.",
+)
+
+TOPICS: tuple[Topic[Any], ...] = (LLM_BACKEND, MODEL_DELETED, MODEL_PULLED)

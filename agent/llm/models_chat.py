@@ -1,0 +1,93 @@
+"""Chat answers, stored chat sessions, and the inference sessions (generations) they ran."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from agent.core.wire import Answer
+
+Role = Literal["system", "user", "assistant", "tool"]
+InferenceState = Literal["running", "done", "failed", "cancelled"]
+
+
+class ChatMessage(Answer):
+    role: Role
+    content: str
+
+
+class ChatStats(Answer):
+    """How a generation went: where it ran, its tokens and its speed."""
+
+    node_id: str = Field(description="The node whose Ollama generated the answer.")
+    model: str
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    time_to_first_token_ms: float | None
+    tokens_per_s: float | None
+    done_reason: str | None = Field(description='Ollama\'s, e.g. "stop" or "length".')
+
+
+class ChatAnswer(ChatStats):
+    """The answer of `POST /api/llm/chat` with `stream: false`."""
+
+    session_id: str | None
+    message: ChatMessage
+
+
+class MessageStats(ChatStats):
+    partial: bool = Field(description="Whether the answer was cut short (client gone, error).")
+
+
+class ChatSessionMessage(Answer):
+    seq: int
+    role: Role
+    content: str
+    created_at: float
+    stats: MessageStats | None = Field(description="An assistant message's generation stats.")
+
+
+class ChatSession(Answer):
+    session_id: str
+    title: str
+    model: str | None = Field(description="The model last chatted with in this session.")
+    created_at: float
+    updated_at: float
+    message_count: int
+
+
+class ChatSessionDetail(ChatSession):
+    messages: list[ChatSessionMessage]
+
+
+class ChatSessionList(Answer):
+    sessions: list[ChatSession] = Field(description="Most recently updated first.")
+    count: int
+
+
+class ChatSessionDeleted(Answer):
+    session_id: str
+    deleted: bool
+
+
+class InferenceSession(Answer):
+    """One generation, running or among the last ones finished."""
+
+    inference_id: str
+    model: str
+    node_id: str
+    plan: Literal["single_node"] = Field(description="How the model was placed.")
+    started_at: float
+    state: InferenceState
+    prompt_tokens: int | None
+    generated_tokens: int
+    time_to_first_token_ms: float | None
+    tokens_per_s: float | None
+    ended_at: float | None
+    error: str | None
+
+
+class InferenceSessionList(Answer):
+    sessions: list[InferenceSession] = Field(description="Most recent first.")
+    count: int

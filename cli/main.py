@@ -26,4 +26,3 @@ def main(argv: list[str] | None = None) -> int:
         cli.main(args=argv, prog_name="openfabric", standalone_mode=True)
     except SystemExit as exc:
         return int(exc.code or 0)
-    return 0

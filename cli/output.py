@@ -8,18 +8,25 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import yaml
+from pydantic import BaseModel
 
 FORMATS = ("table", "json", "yaml")
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
 
 def render(data: Any, fmt: str, table: Callable[[Any], str]) -> str:
-    """`data` as the format asks; `table` turns it into the human view."""
+    """`data` as the format asks; `table` turns it into the human view. A model (an SDK
+    answer) is written as the JSON the agent sent."""
     if fmt == "json":
-        return json.dumps(data, indent=2)
+        return json.dumps(plain_json(data), indent=2)
     if fmt == "yaml":
-        return yaml.safe_dump(data, sort_keys=False).rstrip("\n")
+        return yaml.safe_dump(plain_json(data), sort_keys=False).rstrip("\n")
     return table(data)
+
+
+def plain_json(data: Any) -> Any:
+    """`data` as JSON values: a model as the JSON the agent sent, anything else as it is."""
+    return data.model_dump(mode="json") if isinstance(data, BaseModel) else data
 
 
 def compact_json(data: Any) -> str:

@@ -30,19 +30,19 @@ def expires(seconds: float) -> str:
 
 
 def token_table(token: JoinToken) -> str:
-    issuer = token["issuer"]
+    issuer = token.issuer
     details = output.pairs(
         [
-            ("Cluster", token["cluster_id"]),
-            ("Issuer", f"{issuer['name']} ({output.short_id(issuer['node_id'])})"),
-            ("Fingerprint", fingerprint_blocks(issuer["fingerprint"])),
-            ("Expires", f"{expires(token['expires_in'])} (single use)"),
+            ("Cluster", token.cluster_id),
+            ("Issuer", f"{issuer.name} ({output.short_id(issuer.node_id)})"),
+            ("Fingerprint", fingerprint_blocks(issuer.fingerprint)),
+            ("Expires", f"{expires(token.expires_in)} (single use)"),
         ]
     )
     return (
         "On the device to add, run:\n\n"
-        f"  {token['command']}\n\n"
-        f"or open its onboarding page:\n\n  {token['join_url']}\n\n"
+        f"  {token.command}\n\n"
+        f"or open its onboarding page:\n\n  {token.join_url}\n\n"
         "Check that the fingerprint it shows matches:\n\n" + details
     )
 
@@ -59,7 +59,7 @@ def token(ctx: click.Context) -> None:
     g = globals_of(ctx)
     issued = call(ctx, lambda client: client.join_token())
     if g.quiet and g.format == "table":
-        g.emit(issued["token"])
+        g.emit(issued.token)
         return
     g.emit(output.render(issued, g.format, token_table))
 
@@ -73,9 +73,9 @@ def token_of(text: str) -> str:
 
 
 def joined_table(result: JoinResult) -> str:
-    count = len(result["members"])
+    count = len(result.members)
     return (
-        f"joined cluster {result['cluster_id']} via {output.short_id(result['joined_via'])}: "
+        f"joined cluster {result.cluster_id} via {output.short_id(result.joined_via)}: "
         f"{count} member{'s' if count != 1 else ''}"
     )
 
@@ -108,24 +108,24 @@ def leave(ctx: click.Context, yes: bool) -> None:
     g = globals_of(ctx)
     confirm("Leave the cluster? This node will go on alone.", yes, refused="not leaving")
     result = call(ctx, lambda client: client.leave())
-    g.emit(output.render(result, g.format, lambda r: f"left cluster {r['left']}"))
+    g.emit(output.render(result, g.format, lambda r: f"left cluster {r.left}"))
 
 
 def discovered_table(body: Discovered) -> str:
-    if not body["mdns"]:
+    if not body.mdns:
         return "mDNS discovery is off on this agent"
-    if not body["agents"]:
+    if not body.agents:
         return "no other agents found on the local network"
     rows = [
         [
-            output.short_id(agent["node_id"]),
-            agent["name"],
-            ", ".join(agent["addresses"]) or "-",
-            agent["cluster_id"] or "-",
-            agent["version"],
-            output.ago(agent["last_seen"]),
+            output.short_id(agent.node_id),
+            agent.name,
+            ", ".join(agent.addresses) or "-",
+            agent.cluster_id or "-",
+            agent.version,
+            output.ago(agent.last_seen),
         ]
-        for agent in body["agents"]
+        for agent in body.agents
     ]
     headers = ["NODE ID", "NAME", "ADDRESSES", "CLUSTER", "VERSION", "LAST SEEN"]
     return output.table(headers, rows)

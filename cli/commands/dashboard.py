@@ -19,7 +19,7 @@ async def login_url(client: AgentClient, token: str | None) -> str:
         await client.health()
         return f"{client.base_url}/"
     code = await client.login_code()
-    return client.base_url + code["login_path"]
+    return client.base_url + code.login_path
 
 
 @click.command("dashboard")

@@ -139,4 +139,4 @@ def rm(ctx: click.Context, model: str) -> None:
     """Remove MODEL from this node's Ollama."""
     g = globals_of(ctx)
     result = call(ctx, lambda client: client.llm_delete(model))
-    g.emit(output.render(result, g.format, lambda r: f"deleted {r['model']}"))
+    g.emit(output.render(result, g.format, lambda r: f"deleted {r.model}"))

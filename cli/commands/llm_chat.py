@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from typing import Any, TypeVar
 
@@ -31,10 +31,12 @@ async def node_name(client: AgentClient, node_id: str | None) -> str | None:
         members = await client.nodes()
     except ClientError:
         return None
-    return next((n["name"] for n in members if n["node_id"] == node_id), None)
+    return next((n.name for n in members if n.node_id == node_id), None)
 
 
-async def answer(g: Globals, client: AgentClient, stream: AsyncIterator[ChatEvent]) -> Any:
+async def answer(
+    g: Globals, client: AgentClient, stream: AsyncGenerator[ChatEvent, None]
+) -> dict[str, Any]:
     """Print an answer as it streams in, then its stats (stderr); returns the `done` data.
 
     Table format writes the text as it arrives; json and yaml write the `done` event's data
@@ -101,7 +103,7 @@ def chat(
     async def operation(client: AgentClient) -> Any:
         sid = session_id
         if new_session:
-            sid = (await client.create_session(title=_title(prompt), model=model))["session_id"]
+            sid = (await client.create_session(title=_title(prompt), model=model)).session_id
             g.note(f"session {sid}")
         if sid is None:
             stream = client.chat(model, [{"role": "user", "content": prompt}])
@@ -128,11 +130,11 @@ def _repl(g: Globals, model: str, session_id: str | None) -> None:
     try:
         if session_id is None:
             created = run(lambda c: c.create_session(title=f"chat with {model}", model=model))
-            session_id = created["session_id"]
+            session_id = created.session_id
         else:
             existing = session_id
             found = run(lambda c: c.session(existing))
-            g.note(f"resuming session {existing} ({found['message_count']} messages)")
+            g.note(f"resuming session {existing} ({found.message_count} messages)")
     except ClientError as exc:
         fail(str(exc))
     except KeyboardInterrupt:
@@ -155,8 +157,12 @@ def _repl(g: Globals, model: str, session_id: str | None) -> None:
             continue
         if text.lower() in EXIT_COMMANDS:
             break
+
+        def reply(client: AgentClient, said: str = text) -> Awaitable[dict[str, Any]]:
+            return answer(g, client, client.chat(model, session_id=sid, message=said))
+
         try:
-            run(lambda c, said=text: answer(g, c, c.chat(model, session_id=sid, message=said)))
+            run(reply)
         except AgentUnavailable as exc:
             fail(str(exc))
         except ClientError as exc:
@@ -204,7 +210,7 @@ def rename(ctx: click.Context, session_id: str, title: str) -> None:
     """Give a chat session a new TITLE."""
     g = globals_of(ctx)
     session = call(ctx, lambda client: client.rename_session(session_id, title))
-    g.emit(output.render(session, g.format, lambda s: f"renamed {s['session_id']}: {s['title']}"))
+    g.emit(output.render(session, g.format, lambda s: f"renamed {s.session_id}: {s.title}"))
 
 
 @sessions.command("rm")
@@ -215,4 +221,4 @@ def rm(ctx: click.Context, session_id: str) -> None:
     """Delete a chat session and its messages."""
     g = globals_of(ctx)
     result = call(ctx, lambda client: client.delete_session(session_id))
-    g.emit(output.render(result, g.format, lambda r: f"deleted session {r['session_id']}"))
+    g.emit(output.render(result, g.format, lambda r: f"deleted session {r.session_id}"))

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from agent.client import ChatSessionDetail, ClusterModel, LlmStatus, ModelPlan, SessionList
+from agent.client import ChatSessionDetail, LlmStatus, ModelCatalog, ModelPlan, SessionList
+from agent.llm.models import ModelPlanUnknown
 from cli import output
 
 PREVIEW = 60
@@ -17,78 +18,72 @@ def _or_dash(value: Any) -> str:
 
 
 def status_view(status: LlmStatus) -> str:
-    state = "up" if status["up"] else f"down: {status.get('reason') or 'unknown reason'}"
+    state = "up" if status.up else f"down: {status.reason or 'unknown reason'}"
     head = output.pairs(
         [
-            ("Node", status["node_id"]),
-            ("Ollama URL", status["ollama_url"]),
+            ("Node", status.node_id),
+            ("Ollama URL", status.ollama_url),
             ("State", state),
-            ("Version", _or_dash(status.get("version"))),
-            ("Checked", output.ago(status.get("checked_at"))),
+            ("Version", _or_dash(status.version)),
+            ("Checked", output.ago(status.checked_at)),
         ]
     )
     parts = [head]
-    models = status.get("models") or []
-    if models:
+    if status.models:
         rows = [
             [
-                m["name"],
-                output.size(m.get("size")),
-                _or_dash(m.get("family")),
-                _or_dash(m.get("parameter_size")),
-                _or_dash(m.get("quantization")),
-                _or_dash(m.get("context_length")),
+                m.name,
+                output.size(m.size),
+                _or_dash(m.family),
+                _or_dash(m.parameter_size),
+                _or_dash(m.quantization),
+                _or_dash(m.context_length),
             ]
-            for m in models
+            for m in status.models
         ]
         headers = ["MODEL", "SIZE", "FAMILY", "PARAMS", "QUANT", "CONTEXT"]
         parts.append(output.table(headers, rows))
-    elif status["up"]:
+    elif status.up:
         parts.append("no models (get one with 'openfabric llm pull MODEL')")
-    loaded = status.get("loaded") or []
-    if loaded:
+    if status.loaded:
         rows = [
-            [m["name"], output.size(m.get("size")), output.size(m.get("size_vram")),
-             _or_dash(m.get("expires_at"))]
-            for m in loaded
-        ]  # fmt: skip
+            [m.name, output.size(m.size), output.size(m.size_vram), _or_dash(m.expires_at)]
+            for m in status.loaded
+        ]
         parts.append(output.table(["LOADED", "SIZE", "VRAM", "EXPIRES"], rows))
-    elif status["up"]:
+    elif status.up:
         parts.append("no model loaded")
     return "\n\n".join(parts)
 
 
 def plan_text(plan: ModelPlan | None) -> str:
     """The planner's verdict in a few words: where the model fits, or how much is missing."""
-    if not plan:
+    if plan is None:
         return "-"
-    verdict = plan.get("verdict")
-    if verdict == "single_node":
-        names = [str(f.get("name") or f.get("node_id")) for f in plan.get("fits_on") or []]
+    if isinstance(plan, ModelPlanUnknown):
+        return "unknown"
+    if plan.verdict == "single_node":
+        names = [f.name or f.node_id for f in plan.fits_on]
         return f"fits: {', '.join(names)}" if names else "fits"
-    if verdict == "split":
-        return f"split over {len(plan.get('shards') or [])} nodes"
-    if verdict == "infeasible":
-        shortfall = plan.get("shortfall_bytes") or 0
-        if shortfall > 0:
-            return f"infeasible: needs {output.size(shortfall)} more"
-        return "infeasible: cannot be divided by layers"
-    return "unknown"
+    if plan.verdict == "split":
+        return f"split over {len(plan.shards)} nodes"
+    if plan.shortfall_bytes > 0:
+        return f"infeasible: needs {output.size(plan.shortfall_bytes)} more"
+    return "infeasible: cannot be divided by layers"
 
 
-def models_table(catalog: Mapping[str, Any]) -> str:
-    models: list[ClusterModel] = catalog["models"]
-    if not models:
+def models_table(catalog: ModelCatalog) -> str:
+    if not catalog.models:
         return "no models in the cluster (get one with 'openfabric llm pull MODEL')"
     rows = [
         [
-            m["name"],
-            output.size(m.get("size")),
-            _or_dash(m.get("quantization")),
-            ", ".join(n["name"] for n in m.get("nodes") or []) or "-",
-            plan_text(m.get("plan")),
+            m.name,
+            output.size(m.size),
+            _or_dash(m.quantization),
+            ", ".join(n.name for n in m.nodes) or "-",
+            plan_text(m.plan),
         ]
-        for m in models
+        for m in catalog.models
     ]
     return output.table(["MODEL", "SIZE", "QUANT", "NODES", "PLAN"], rows)
 
@@ -112,17 +107,17 @@ def _preview(text: str, width: int = PREVIEW) -> str:
 
 
 def sessions_table(listing: SessionList) -> str:
-    if not listing["sessions"]:
+    if not listing.sessions:
         return "no chat sessions"
     rows = [
         [
-            s["session_id"],
-            _preview(s["title"], 40),
-            _or_dash(s.get("model")),
-            s["message_count"],
-            output.ago(s["updated_at"]),
+            s.session_id,
+            _preview(s.title, 40),
+            _or_dash(s.model),
+            s.message_count,
+            output.ago(s.updated_at),
         ]
-        for s in listing["sessions"]
+        for s in listing.sessions
     ]
     return output.table(["SESSION", "TITLE", "MODEL", "MESSAGES", "UPDATED"], rows)
 
@@ -130,17 +125,16 @@ def sessions_table(listing: SessionList) -> str:
 def session_view(session: ChatSessionDetail) -> str:
     head = output.pairs(
         [
-            ("Session", session["session_id"]),
-            ("Title", session["title"]),
-            ("Model", _or_dash(session.get("model"))),
-            ("Messages", session["message_count"]),
-            ("Created", output.ago(session["created_at"])),
-            ("Updated", output.ago(session["updated_at"])),
+            ("Session", session.session_id),
+            ("Title", session.title),
+            ("Model", _or_dash(session.model)),
+            ("Messages", session.message_count),
+            ("Created", output.ago(session.created_at)),
+            ("Updated", output.ago(session.updated_at)),
         ]
     )
     turns = []
-    for m in session["messages"]:
-        stats = m.get("stats") or {}
-        mark = " (partial)" if stats.get("partial") else ""
-        turns.append(f"{m['role']}{mark}:\n{m['content'].rstrip()}")
+    for m in session.messages:
+        mark = " (partial)" if m.stats is not None and m.stats.partial else ""
+        turns.append(f"{m.role}{mark}:\n{m.content.rstrip()}")
     return "\n\n".join([head, *turns])

@@ -7,7 +7,15 @@ from typing import Any, TypeVar
 
 import click
 
-from agent.client import AgentClient, ApiError, Node
+from agent.client import (
+    AgentClient,
+    ApiError,
+    EvictResult,
+    Node,
+    NodeList,
+    NodeResources,
+    TelemetrySample,
+)
 from cli import output
 from cli.runtime import call, confirm, global_options, globals_of
 
@@ -19,28 +27,28 @@ def nodes() -> None:
     """The nodes of the cluster."""
 
 
-def _ram(resources: dict[str, Any]) -> str:
-    total = resources["ram_total"]
+def _ram(resources: NodeResources) -> str:
+    total = resources.ram_total
     if not total:
         return "-"
-    return f"{output.size(total - resources['ram_available'])} / {output.size(total)}"
+    return f"{output.size(total - resources.ram_available)} / {output.size(total)}"
 
 
-def nodes_table(body: dict[str, Any], full_ids: bool = False) -> str:
+def nodes_table(body: NodeList, full_ids: bool = False) -> str:
     rows = []
-    for node in body["nodes"]:
-        res = node["resources"]
-        node_id = node["node_id"] if full_ids else output.short_id(node["node_id"])
+    for node in body.nodes:
+        res = node.resources
+        node_id = node.node_id if full_ids else output.short_id(node.node_id)
         rows.append(
             [
-                node_id + (" *" if node["is_self"] else ""),
-                node["name"],
-                node["state"],
-                output.percent(res["cpu_percent"]),
+                node_id + (" *" if node.is_self else ""),
+                node.name,
+                node.state,
+                output.percent(res.cpu_percent),
                 _ram(res),
-                output.size(res["storage_free"]) if res["storage_total"] else "-",
-                res["gpu_count"],
-                output.ago(node["last_seen"]),
+                output.size(res.storage_free) if res.storage_total else "-",
+                res.gpu_count,
+                output.ago(node.last_seen),
             ]
         )
     headers = ["ID", "NAME", "STATE", "CPU%", "RAM USED/TOTAL", "DISK FREE", "GPUS", "LAST SEEN"]
@@ -48,49 +56,46 @@ def nodes_table(body: dict[str, Any], full_ids: bool = False) -> str:
 
 
 def node_table(node: Node) -> str:
-    res = node["resources"]
-    sample = node["telemetry"] or {}
-    system = sample.get("system") or {}
-    cpu = sample.get("cpu") or {}
-    state = node["state"] + (" (this node)" if node["is_self"] else "")
-    hosts = node.get("addresses") or [node["address"]]
-    address = ", ".join(f"{host}:{node['peer_port']}" for host in hosts if host) or "-"
+    res = node.resources
+    # A member on another version may send a sample this CLI cannot read: its resources
+    # still show, its details do not.
+    sample = node.telemetry if isinstance(node.telemetry, TelemetrySample) else None
+    state = node.state + (" (this node)" if node.is_self else "")
+    hosts = node.addresses or [node.address]
+    address = ", ".join(f"{host}:{node.peer_port}" for host in hosts if host) or "-"
     items: list[tuple[str, Any]] = [
-        ("ID", node["node_id"]),
-        ("Name", node["name"]),
+        ("ID", node.node_id),
+        ("Name", node.name),
         ("State", state),
-        ("Last seen", output.ago(node["last_seen"])),
-        ("Joined", output.ago(node["joined_at"])),
-        ("Version", node["version"]),
+        ("Last seen", output.ago(node.last_seen)),
+        ("Joined", output.ago(node.joined_at)),
+        ("Version", node.version),
         ("Peer address", address),
-        ("Fingerprint", node["fingerprint"]),
+        ("Fingerprint", node.fingerprint),
     ]
-    if system:
+    if sample is not None:
+        system = sample.system
         items += [
-            ("Hostname", system.get("hostname", "-")),
-            ("OS", f"{system.get('os_pretty', '-')} ({system.get('arch', '?')})"),
+            ("Hostname", system.hostname or "-"),
+            ("OS", f"{system.os_pretty or '-'} ({system.arch or '?'})"),
         ]
-    load = " ".join(f"{x:.2f}" for x in cpu.get("load") or [])
+    load = " ".join(f"{x:.2f}" for x in sample.cpu.load) if sample else ""
     items += [
         (
             "CPU",
-            f"{res['cpu_cores']} cores, {output.percent(res['cpu_percent'])}"
+            f"{res.cpu_cores} cores, {output.percent(res.cpu_percent)}"
             + (f", load {load}" if load else ""),
         ),
         ("RAM used", _ram(res)),
-        (
-            "Storage free",
-            f"{output.size(res['storage_free'])} / {output.size(res['storage_total'])}",
-        ),
-        ("GPUs", res["gpu_count"]),
+        ("Storage free", f"{output.size(res.storage_free)} / {output.size(res.storage_total)}"),
+        ("GPUs", res.gpu_count),
     ]
-    for gpu in sample.get("gpus") or []:
-        util = gpu.get("utilization_percent")
+    for gpu in sample.gpus if sample else []:
         items.append(
             (
-                f"  GPU {gpu.get('index', '?')}",
-                f"{gpu.get('name', '?')}, {output.percent(util)}, "
-                f"{output.size(gpu.get('memory_used'))} / {output.size(gpu.get('memory_total'))}",
+                f"  GPU {gpu.index}",
+                f"{gpu.name}, {output.percent(gpu.utilization_percent)}, "
+                f"{output.size(gpu.memory_used)} / {output.size(gpu.memory_total)}",
             )
         )
     return output.pairs(items)
@@ -103,7 +108,7 @@ def list_nodes(ctx: click.Context) -> None:
     """Every node with its state and resource use (* marks this node)."""
     g = globals_of(ctx)
     found = call(ctx, lambda client: client.nodes())
-    body = {"nodes": found, "count": len(found)}
+    body = NodeList(nodes=found, count=len(found))
     g.emit(output.render(body, g.format, lambda b: nodes_table(b, full_ids=g.verbose)))
 
 
@@ -126,7 +131,7 @@ async def by_prefix(client: AgentClient, node_id: str, action: Callable[[str], A
     except ApiError as exc:
         if exc.code != "NODE_NOT_FOUND":
             raise
-        matches = [n["node_id"] for n in await client.nodes() if n["node_id"].startswith(node_id)]
+        matches = [n.node_id for n in await client.nodes() if n.node_id.startswith(node_id)]
         if len(matches) != 1:
             raise
         return await action(matches[0])
@@ -152,17 +157,17 @@ def evict_node(ctx: click.Context, node_id: str, yes: bool, evict_admitted: bool
     also = " and every member it admitted" if evict_admitted else ""
     confirm(f"Evict node {node_id}{also} from the cluster?", yes, refused="not evicted")
 
-    async def evict(client: AgentClient, full_id: str) -> Any:
+    async def evict(client: AgentClient, full_id: str) -> EvictResult:
         return await client.evict_node(full_id, evict_admitted=evict_admitted)
 
     result = call(ctx, lambda client: by_prefix(client, node_id, lambda n: evict(client, n)))
     g.emit(output.render(result, g.format, lambda r: evict_text(r, node_id)))
 
 
-def evict_text(result: dict[str, Any], node_id: str) -> str:
-    lines = [f"evicted {result.get('node_id', node_id)}"]
-    also = set(result.get("also_evicted") or [])
-    for admitted in result.get("admitted") or []:
-        verdict = "evicted too" if admitted["node_id"] in also else "still a member, review it"
-        lines.append(f"  admitted {admitted['node_id']} ({admitted['name']}): {verdict}")
+def evict_text(result: EvictResult, node_id: str) -> str:
+    lines = [f"evicted {result.node_id or node_id}"]
+    also = set(result.also_evicted)
+    for admitted in result.admitted:
+        verdict = "evicted too" if admitted.node_id in also else "still a member, review it"
+        lines.append(f"  admitted {admitted.node_id} ({admitted.name}): {verdict}")
     return "\n".join(lines)

@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
-from agent.client import Health, MetricFamily
+from agent.client import Health, HealthProbe, MetricsReport
 from cli import output
 from cli.runtime import EXIT_ERROR, call, global_options, globals_of
 
 
-def health_table(health: Health) -> str:
+def health_table(health: Health | HealthProbe) -> str:
+    if not isinstance(health, Health):
+        # Without a token the agent says only whether it is up.
+        return output.pairs([("Status", health.status)])
     head = output.pairs(
         [
-            ("Status", health["status"]),
-            ("Node", health["node_id"]),
-            ("Version", health["version"]),
-            ("Uptime", output.duration(health["uptime_s"])),
+            ("Status", health.status),
+            ("Node", health.node_id),
+            ("Version", health.version),
+            ("Uptime", output.duration(health.uptime_s)),
         ]
     )
-    rows = [
-        [c["name"], c["status"], c["detail"], f"{c['duration_ms']:.1f} ms"]
-        for c in health["checks"]
-    ]
+    rows = [[c.name, c.status, c.detail, f"{c.duration_ms:.1f} ms"] for c in health.checks]
     return head + "\n\n" + output.table(["CHECK", "STATUS", "DETAIL", "TIME"], rows)
 
 
@@ -35,11 +33,11 @@ def health(ctx: click.Context) -> None:
     g = globals_of(ctx)
     report = call(ctx, lambda client: client.health())
     g.emit(output.render(report, g.format, health_table))
-    if report["status"] == "unhealthy":
+    if report.status == "unhealthy":
         ctx.exit(EXIT_ERROR)
 
 
-def _labels(labels: dict[str, Any]) -> str:
+def _labels(labels: dict[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in labels.items()) or "-"
 
 
@@ -47,14 +45,13 @@ def _number(value: float | str) -> str:
     return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
-def metrics_table(body: dict[str, Any], buckets: bool = False) -> str:
-    families: list[MetricFamily] = body["metrics"]
+def metrics_table(body: MetricsReport, buckets: bool = False) -> str:
     rows = [
-        [sample["name"], _labels(sample["labels"]), _number(sample["value"])]
-        for family in families
-        for sample in family["samples"]
+        [sample.name, _labels(sample.labels), _number(sample.value)]
+        for family in body.metrics
+        for sample in family.samples
         # Histogram buckets swamp the table; --verbose shows them.
-        if buckets or not sample["name"].endswith("_bucket")
+        if buckets or not sample.name.endswith("_bucket")
     ]
     return output.table(["METRIC", "LABELS", "VALUE"], rows)
 
@@ -70,5 +67,5 @@ def metrics(ctx: click.Context, prometheus: bool) -> None:
         g.emit(call(ctx, lambda client: client.metrics_text()).rstrip("\n"))
         return
     families = call(ctx, lambda client: client.metrics())
-    body = {"metrics": families, "count": len(families)}
+    body = MetricsReport(metrics=families, count=len(families))
     g.emit(output.render(body, g.format, lambda b: metrics_table(b, buckets=g.verbose)))

@@ -26,7 +26,7 @@ def _settings_options(command: Any) -> Any:
 @_settings_options
 @config_option
 @click.pass_context
-def serve(ctx: click.Context, **flags: Any) -> None:
+def serve(ctx: click.Context, /, **flags: Any) -> None:
     """Run the agent in the foreground (Ctrl-C stops it)."""
     from agent.server import ServeError
     from agent.server import serve as run

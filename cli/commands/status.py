@@ -10,19 +10,19 @@ from cli.runtime import call, global_options, globals_of
 
 
 def status_table(status: Status) -> str:
-    ram, storage, vram = status["ram"], status["storage"], status["vram"]
+    ram, storage, vram = status.ram, status.storage, status.vram
     return output.pairs(
         [
-            ("Node", f"{status['node_name']} ({output.short_id(status['node_id'])})"),
-            ("Version", status["version"]),
-            ("Uptime", output.duration(status["uptime_s"])),
-            ("Cluster", status.get("cluster_id") or "not in a cluster"),
-            ("Nodes", f"{status['online_count']} online / {status['node_count']} total"),
-            ("CPU cores", status["cpu_cores"]),
-            ("RAM", f"{output.size(ram['available'])} available / {output.size(ram['total'])}"),
-            ("Storage", f"{output.size(storage['free'])} free / {output.size(storage['total'])}"),
-            ("GPUs", status["gpu_count"]),
-            ("VRAM", f"{output.size(vram['used'])} used / {output.size(vram['total'])}"),
+            ("Node", f"{status.node_name} ({output.short_id(status.node_id)})"),
+            ("Version", status.version),
+            ("Uptime", output.duration(status.uptime_s)),
+            ("Cluster", status.cluster_id or "not in a cluster"),
+            ("Nodes", f"{status.online_count} online / {status.node_count} total"),
+            ("CPU cores", status.cpu_cores),
+            ("RAM", f"{output.size(ram.available)} available / {output.size(ram.total)}"),
+            ("Storage", f"{output.size(storage.free)} free / {output.size(storage.total)}"),
+            ("GPUs", status.gpu_count),
+            ("VRAM", f"{output.size(vram.used)} used / {output.size(vram.total)}"),
         ]
     )
 

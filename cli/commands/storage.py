@@ -18,7 +18,14 @@ from typing import IO, Any, BinaryIO
 
 import click
 
-from agent.client import AgentClient, ApiError, ClientError, StorageListing, StoredFile
+from agent.client import (
+    AgentClient,
+    ApiError,
+    ClientError,
+    DeleteResult,
+    StorageListing,
+    StoredFile,
+)
 from cli import output
 from cli.progress import Progress, wanted
 from cli.runtime import Globals, call, fail, global_options, globals_of
@@ -34,14 +41,8 @@ def storage() -> None:
 
 def files_table(listing: StorageListing) -> str:
     rows = [
-        [
-            f["path"],
-            output.size(f["size"]),
-            f["health"],
-            len(f["nodes"]),
-            output.ago(f["modified"]),
-        ]
-        for f in listing["files"]
+        [f.path, output.size(f.size), f.health, len(f.nodes), output.ago(f.modified)]
+        for f in listing.files
     ]
     return output.table(["PATH", "SIZE", "HEALTH", "NODES", "MODIFIED"], rows)
 
@@ -97,14 +98,14 @@ async def _refuse_existing(client: AgentClient, path: str) -> None:
         listing = await client.storage_list(canonical)
     except ApiError:
         return
-    if any(f["path"] == canonical for f in listing["files"]):
+    if any(f.path == canonical for f in listing.files):
         raise ApiError(
             409, "FILE_EXISTS", f"{canonical} already exists; replace it with --overwrite"
         )
 
 
 def _stored_line(stored: StoredFile) -> str:
-    return f"stored {stored['path']} ({output.size(stored['size'])}) sha256 {stored['sha256']}"
+    return f"stored {stored.path} ({output.size(stored.size)}) sha256 {stored.sha256}"
 
 
 def _interrupted(meter: Progress, what: str) -> None:
@@ -151,14 +152,14 @@ def put(ctx: click.Context, local: Path, path: str | None, overwrite: bool) -> N
     finally:
         if str(local) != STDIO:
             source.close()
-    if stored["sha256"] != digest.hexdigest() or stored["size"] != meter.done:
+    if stored.sha256 != digest.hexdigest() or stored.size != meter.done:
         fail(
-            f"the agent stored {stored['path']} with sha256 {stored['sha256']} "
-            f"({stored['size']} bytes), but the {meter.done} bytes sent have sha256 "
+            f"the agent stored {stored.path} with sha256 {stored.sha256} "
+            f"({stored.size} bytes), but the {meter.done} bytes sent have sha256 "
             f"{digest.hexdigest()}"
         )
     if g.quiet and g.format == "table":
-        g.emit(f"{stored['sha256']}  {stored['path']}")
+        g.emit(f"{stored.sha256}  {stored.path}")
     else:
         g.emit(output.render(stored, g.format, _stored_line))
 
@@ -302,4 +303,8 @@ def rm(ctx: click.Context, path: str) -> None:
     """Delete the stored file PATH everywhere."""
     g = globals_of(ctx)
     result = call(ctx, lambda client: client.storage_delete(path))
-    g.emit(output.render(result, g.format, lambda r: f"deleted {r['path']}"))
+    g.emit(output.render(result, g.format, _deleted_line))
+
+
+def _deleted_line(result: DeleteResult) -> str:
+    return f"deleted {result.path}"

@@ -8,7 +8,7 @@ from typing import Any, get_args
 import click
 import yaml
 
-from agent.client import AgentClient, ClientError, LogEvent, Task, TaskState
+from agent.client import AgentClient, ClientError, LogEvent, Task, TaskPage, TaskState
 from cli import output
 from cli.commands import task_views as views
 from cli.runtime import Globals, call, global_options, globals_of
@@ -48,10 +48,10 @@ async def resolve_node(client: AgentClient, node: str) -> str:
     """A node's ID from its ID, its unique name, or a unique prefix of its ID (the short IDs
     the tables show); anything else is passed on as it is, for the agent to judge."""
     members = await client.nodes()
-    if any(n["node_id"] == node for n in members):
+    if any(n.node_id == node for n in members):
         return node
-    named = [n["node_id"] for n in members if n["name"] == node]
-    matches = named or [n["node_id"] for n in members if n["node_id"].startswith(node)]
+    named = [n.node_id for n in members if n.name == node]
+    matches = named or [n.node_id for n in members if n.node_id.startswith(node)]
     return matches[0] if len(matches) == 1 else node
 
 
@@ -61,7 +61,8 @@ def _write_err(text: str) -> None:
 
 def _event_doc(event: LogEvent) -> dict[str, Any]:
     if event.stream == "end":
-        return {"stream": "end", "task": event.task}
+        task = event.task.model_dump(mode="json") if event.task is not None else None
+        return {"stream": "end", "task": task}
     return {"stream": event.stream, "seq": event.seq, "text": event.text}
 
 
@@ -173,14 +174,14 @@ def run(
             retries=retries,
             labels=labels,
         )
-        submitted.append(task["task_id"])
-        return await follow_task(g, client, task["task_id"]) if follow else task
+        submitted.append(task.task_id)
+        return await follow_task(g, client, task.task_id) if follow else task
 
     task = call(ctx, operation, on_interrupt=lambda: _interrupted(next(iter(submitted), None)))
     if follow:
         finish(g, task)
     elif g.quiet and g.format == "table":
-        g.emit(task["task_id"])
+        g.emit(task.task_id)
     else:
         g.emit(output.render(task, g.format, views.submitted_line))
 
@@ -208,15 +209,15 @@ def list_tasks(
     """Tasks, newest first."""
     g = globals_of(ctx)
 
-    async def operation(client: AgentClient) -> Any:
+    async def operation(client: AgentClient) -> TaskPage:
         on = await resolve_node(client, node) if node else None
         return await client.tasks(status=status, node=on, limit=limit, offset=offset)
 
     page = call(ctx, operation)
     g.emit(output.render(page, g.format, views.tasks_table))
-    shown = page["offset"] + page["count"]
-    if page["count"] and shown < page["total"]:
-        g.note(f"showing {page['count']} of {page['total']} tasks (see --limit and --offset)")
+    shown = page.offset + page.count
+    if page.count and shown < page.total:
+        g.note(f"showing {page.count} of {page.total} tasks (see --limit and --offset)")
 
 
 @tasks.command("show")
@@ -248,17 +249,17 @@ def logs(ctx: click.Context, task_id: str, follow: bool) -> None:
     task = call(ctx, lambda client: client.task(task_id, full=True))
     if g.format != "table":
         body = {
-            "task_id": task["task_id"],
-            "state": task["state"],
-            "stdout": task["stdout"],
-            "stderr": task["stderr"],
-            "truncated": task["truncated"],
+            "task_id": task.task_id,
+            "state": task.state,
+            "stdout": task.stdout,
+            "stderr": task.stderr,
+            "truncated": task.truncated,
         }
         g.emit(output.render(body, g.format, str))
         return
-    g.write(task["stdout"])
-    _write_err(task["stderr"])
-    if task["truncated"]:
+    g.write(task.stdout)
+    _write_err(task.stderr)
+    if task.truncated:
         g.note("openfabric: the agent kept only part of this task's output")
 
 

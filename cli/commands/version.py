@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from agent import __version__
-from agent.client import AgentClient, ClientError
+from agent.client import AgentClient, ClientError, Health
 from cli import output
 from cli.runtime import global_options, globals_of, locate
 
@@ -17,6 +17,8 @@ def version_table(body: dict[str, Any]) -> str:
     agent = body["agent"]
     if agent is None:
         running = f"not running: {body['agent_error']}"
+    elif agent["version"] is None:
+        running = f"running at {agent['url']} (its version is told to the token holder only)"
     else:
         running = f"{agent['version']} (node {agent['node_id']}, {agent['url']})"
     return output.pairs([("cli", body["cli_version"]), ("agent", running)])
@@ -25,7 +27,10 @@ def version_table(body: dict[str, Any]) -> str:
 async def _agent_info(url: str, token: str | None) -> dict[str, Any]:
     async with AgentClient(url, token, timeout=3.0) as client:
         health = await client.health()
-    return {"version": health["version"], "node_id": health["node_id"], "url": url}
+    if not isinstance(health, Health):
+        # Without a token the agent tells only that it is up, not what it runs.
+        return {"version": None, "node_id": None, "url": url}
+    return {"version": health.version, "node_id": health.node_id, "url": url}
 
 
 @click.command("version")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from agent.client import Discovered
+from agent.client import Discovered, DiscoveredAgent, EvictResult, JoinResult
 from cli.commands.cluster import (
     discovered_table,
     expires,
@@ -50,29 +50,29 @@ def test_token_of_takes_the_token_or_its_join_url(given: str) -> None:
 
 
 def test_joined_table() -> None:
-    result = {"cluster_id": "c0ffee", "joined_via": "n" * 20, "members": ["a", "b", "c"]}
+    result = JoinResult(cluster_id="c0ffee", joined_via="n" * 20, members=["a", "b", "c"])
     assert joined_table(result) == f"joined cluster c0ffee via {'n' * 12}: 3 members"
 
 
 def test_discovered_table() -> None:
     now = time.time()
-    body: Discovered = {
-        "agents": [
-            {
-                "node_id": "x" * 26,
-                "name": "desk",
-                "cluster_id": None,
-                "addresses": ["192.0.2.7", "fe80::1"],
-                "peer_port": 4893,
-                "fingerprint": "ab" * 32,
-                "version": "0.1.0",
-                "first_seen": now - 60,
-                "last_seen": now - 5,
-            }
+    body = Discovered(
+        agents=[
+            DiscoveredAgent(
+                node_id="x" * 26,
+                name="desk",
+                cluster_id=None,
+                addresses=["192.0.2.7", "fe80::1"],
+                peer_port=4893,
+                fingerprint="ab" * 32,
+                version="0.1.0",
+                first_seen=now - 60,
+                last_seen=now - 5,
+            )
         ],
-        "count": 1,
-        "mdns": True,
-    }
+        count=1,
+        mdns=True,
+    )
     header, row = discovered_table(body).splitlines()
     assert re.split(r"\s{2,}", header) == [
         "NODE ID",
@@ -85,8 +85,8 @@ def test_discovered_table() -> None:
     cells = re.split(r"\s{2,}", row)
     assert cells[:5] == ["x" * 12, "desk", "192.0.2.7, fe80::1", "-", "0.1.0"]
     assert re.fullmatch(r"\ds ago", cells[5])
-    assert discovered_table({"agents": [], "count": 0, "mdns": True}).startswith("no other")
-    assert discovered_table({"agents": [], "count": 0, "mdns": False}) == (
+    assert discovered_table(Discovered(agents=[], count=0, mdns=True)).startswith("no other")
+    assert discovered_table(Discovered(agents=[], count=0, mdns=False)) == (
         "mDNS discovery is off on this agent"
     )
 
@@ -124,16 +124,19 @@ def test_on_a_terminal_the_prompt_decides(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_evict_text_lists_whom_the_node_admitted() -> None:
-    assert evict_text({"node_id": "n1", "evicted": True}, "n") == "evicted n1"
-    result = {
-        "node_id": "n1",
-        "evicted": True,
-        "admitted": [
-            {"node_id": "n2", "name": "desk", "status": "member"},
-            {"node_id": "n3", "name": "nas", "status": "evicted"},
-        ],
-        "also_evicted": ["n3"],
-    }
+    alone = EvictResult(node_id="n1", evicted=True, admitted=[], also_evicted=[])
+    assert evict_text(alone, "n") == "evicted n1"
+    result = EvictResult.model_validate(
+        {
+            "node_id": "n1",
+            "evicted": True,
+            "admitted": [
+                {"node_id": "n2", "name": "desk", "status": "member"},
+                {"node_id": "n3", "name": "nas", "status": "evicted"},
+            ],
+            "also_evicted": ["n3"],
+        }
+    )
     assert evict_text(result, "n").splitlines() == [
         "evicted n1",
         "  admitted n2 (desk): still a member, review it",

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agent.client import AgentClient, Health
+from agent.client import AgentClient, Health, HealthProbe
 from tests.cli.conftest import (
     OPENFABRIC_SCRIPT,
     invoke,
@@ -138,10 +138,11 @@ def test_unhealthy_exits_1_after_printing(
 ) -> None:
     real = AgentClient.health
 
-    async def failing(self: AgentClient) -> Health:
+    async def failing(self: AgentClient) -> Health | HealthProbe:
         report = await real(self)
-        report["status"] = "unhealthy"
-        report["checks"][0]["status"] = "fail"
+        assert isinstance(report, Health)
+        report.status = "unhealthy"
+        report.checks[0].status = "fail"
         return report
 
     monkeypatch.setattr(AgentClient, "health", failing)

@@ -253,14 +253,7 @@ def test_sessions_list_show_rename_rm(agent: AgentProcess) -> None:
 # --- pull and rm ---------------------------------------------------------------------------
 
 
-def _pull_endpoint_present(agent: AgentProcess) -> bool:
-    # An empty body: a present endpoint refuses it (400), a missing one answers 404.
-    return call(agent, "POST", "/api/llm/pull", json={}).status_code != 404
-
-
 def test_pull_then_status_lists_the_model(agent: AgentProcess) -> None:
-    if not _pull_endpoint_present(agent):
-        pytest.skip("pull endpoint not present")
     assert PULLED not in local_models(agent)
     name = node_name(agent)
     result = invoke_agent(agent, "llm", "pull", PULLED, "--node", name)
@@ -273,8 +266,6 @@ def test_pull_then_status_lists_the_model(agent: AgentProcess) -> None:
 
 
 def test_pull_failures_exit_1(agent: AgentProcess) -> None:
-    if not _pull_endpoint_present(agent):
-        pytest.skip("pull endpoint not present")
     unknown = invoke_agent(agent, "llm", "pull", "nope:1b")
     assert unknown.exit_code == 1
     assert unknown.stderr.startswith("openfabric: ")

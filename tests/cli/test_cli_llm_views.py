@@ -7,11 +7,32 @@ import io
 from typing import Any
 
 import pytest
+from pydantic import TypeAdapter
 
-from agent.client import PullEvent
+from agent.client import ChatSessionDetail, LlmStatus, ModelCatalog, ModelPlan, PullEvent
 from cli.commands import llm_views as views
 from cli.commands.llm import PullMeter
-from tests.cli.test_client_llm import DONE, GIB, NODE
+from tests.client.test_client_llm import CATALOG, DONE, ESTIMATES, GIB, NODE, SESSION, STATUS
+
+PLAN: TypeAdapter[ModelPlan] = TypeAdapter(ModelPlan)
+FIT = {"node_id": NODE, "usable_bytes": 2, "headroom_bytes": 1, "vram_only": False}
+SHARD = {
+    "node_id": NODE,
+    "name": "a",
+    "start": 0,
+    "end": 1,
+    "layers": 1,
+    "bytes": 1,
+    "usable_bytes": 2,
+    "embedding": True,
+    "output": True,
+}
+
+
+def placement(verdict: str, **fields: Any) -> dict[str, Any]:
+    empty = {"fits_on": [], "shards": [], "shortfall_bytes": 0}
+    return {"verdict": verdict, "estimates": ESTIMATES, **empty, **fields}
+
 
 # --- views and the pull meter --------------------------------------------------------------
 
@@ -19,22 +40,23 @@ from tests.cli.test_client_llm import DONE, GIB, NODE
 @pytest.mark.parametrize(
     ("plan", "text"),
     [
-        ({"verdict": "single_node", "fits_on": [{"name": "a"}, {"name": "b"}]}, "fits: a, b"),
-        ({"verdict": "split", "shards": [{}, {}, {}]}, "split over 3 nodes"),
         (
-            {"verdict": "infeasible", "shortfall_bytes": int(12.3 * GIB)},
+            placement("single_node", fits_on=[{**FIT, "name": "a"}, {**FIT, "name": "b"}]),
+            "fits: a, b",
+        ),
+        (placement("single_node", fits_on=[{**FIT, "name": ""}]), f"fits: {NODE}"),
+        (placement("split", shards=[SHARD, SHARD, SHARD]), "split over 3 nodes"),
+        (
+            placement("infeasible", shortfall_bytes=int(12.3 * GIB)),
             "infeasible: needs 12.3 GiB more",
         ),
-        (
-            {"verdict": "infeasible", "shortfall_bytes": 0},
-            "infeasible: cannot be divided by layers",
-        ),
+        (placement("infeasible"), "infeasible: cannot be divided by layers"),
         ({"verdict": "unknown", "reason": "no size"}, "unknown"),
         (None, "-"),
     ],
 )
-def test_plan_text(plan: Any, text: str) -> None:
-    assert views.plan_text(plan) == text
+def test_plan_text(plan: dict[str, Any] | None, text: str) -> None:
+    assert views.plan_text(None if plan is None else PLAN.validate_python(plan)) == text
 
 
 def test_stats_line() -> None:
@@ -57,9 +79,41 @@ def test_a_down_status_says_why() -> None:
         "loaded": [],
         "checked_at": None,
     }
-    view = views.status_view(status)  # type: ignore[arg-type]
+    view = views.status_view(LlmStatus.model_validate(status))
     assert "down: connection refused (is Ollama running?)" in view
     assert "MODEL" not in view
+
+
+def test_an_up_status_lists_models() -> None:
+    view = views.status_view(LlmStatus.model_validate(STATUS))
+    assert "State       up" in view
+    row = next(line for line in view.splitlines() if line.startswith("qwen2.5:0.5b"))
+    assert row.split() == ["qwen2.5:0.5b", "379.4", "MiB", "qwen2", "494.03M", "Q4_K_M", "32768"]
+    assert "no model loaded" in view
+
+
+def test_models_table() -> None:
+    lines = views.models_table(ModelCatalog.model_validate(CATALOG)).splitlines()
+    assert lines[0].split() == ["MODEL", "SIZE", "QUANT", "NODES", "PLAN"]
+    assert lines[1].split() == [
+        "qwen2.5:0.5b",
+        "379.4",
+        "MiB",
+        "Q4_K_M",
+        "laptop",
+        "fits:",
+        "laptop",
+    ]
+    assert lines[2].split() == ["odd:1b", "0", "B", "-", "laptop", "unknown"]
+
+
+def test_session_view_marks_partial_answers() -> None:
+    stats = {k: v for k, v in DONE.items() if k not in ("content", "session_id")}
+    said = {"seq": 0, "role": "user", "content": "hi", "created_at": 1.0, "stats": None}
+    cut = {"seq": 1, "role": "assistant", "content": "hal", "created_at": 2.0,
+           "stats": {**stats, "partial": True}}  # fmt: skip
+    session = ChatSessionDetail.model_validate({**SESSION, "messages": [said, cut]})
+    assert views.session_view(session).endswith("user:\nhi\n\nassistant (partial):\nhal")
 
 
 def test_pull_meter_draws_one_bar_per_layer(monkeypatch: pytest.MonkeyPatch) -> None:

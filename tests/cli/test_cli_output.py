@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+import json
 
+import pytest
+import yaml
+
+from agent.client import Discovered
 from cli import output
 
 
@@ -57,3 +61,12 @@ def test_render_formats() -> None:
     assert output.render(data, "json", str) == '{\n  "b": 1,\n  "a": [\n    1,\n    2\n  ]\n}'
     assert output.render(data, "yaml", str) == "b: 1\na:\n- 1\n- 2"
     assert output.render(data, "table", lambda d: "T") == "T"
+
+
+def test_render_writes_a_model_as_the_json_the_agent_sent() -> None:
+    body = {"agents": [], "count": 0, "mdns": False}
+    listing = Discovered.model_validate(body)
+    assert json.loads(output.render(listing, "json", str)) == body
+    assert yaml.safe_load(output.render(listing, "yaml", str)) == body
+    # The table view gets the model itself.
+    assert output.render(listing, "table", lambda d: f"mdns={d.mdns}") == "mdns=False"

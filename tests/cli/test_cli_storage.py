@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from click.testing import CliRunner, Result
 
 import cli.runtime as runtime
@@ -121,6 +122,24 @@ def test_put_ls_get_rm_round_trip(agent: AgentProcess, tmp_path: Path) -> None:
     again = invoke_agent(agent, "storage", "rm", "trip/data.bin")
     assert again.exit_code == 1
     assert again.stderr.endswith("(FILE_NOT_FOUND)\n")
+
+
+def test_json_and_yaml_print_exactly_what_the_agent_answered(
+    agent: AgentProcess, tmp_path: Path
+) -> None:
+    local = write(tmp_path / "j.txt", b"json")
+    put = invoke_agent(agent, "storage", "put", str(local), "js/j.txt", "--format", "json")
+    assert put.exit_code == 0, put.stderr
+    listing = call(agent, "GET", "/api/storage", params={"prefix": "js"}).json()
+    assert listing["files"] == [json.loads(put.stdout)]
+
+    for fmt, load in (("json", json.loads), ("yaml", yaml.safe_load)):
+        shown = invoke_agent(agent, "storage", "ls", "js", "--format", fmt)
+        assert shown.exit_code == 0, shown.stderr
+        assert load(shown.stdout) == listing
+
+    removed = invoke_agent(agent, "storage", "rm", "js/j.txt", "--format", "json")
+    assert json.loads(removed.stdout) == {"path": "js/j.txt", "deleted": True}
 
 
 def test_an_empty_file_round_trips(agent: AgentProcess, tmp_path: Path) -> None:

@@ -170,6 +170,7 @@ def test_run_prints_an_id_that_show_finds(agent: AgentProcess) -> None:
     detail = json.loads(as_json.stdout)
     assert (detail["task_id"], detail["state"], detail["exit_code"]) == (task_id, "succeeded", 0)
     assert (detail["stdout"], detail["stderr"]) == ("visible\n", "hidden\n")
+    assert detail == task_of(agent, task_id), "json is exactly what the agent answered"
 
     table = invoke_agent(agent, "tasks", "show", task_id, "--full")
     assert re.search(rf"^ID\s+{task_id}$", table.stdout, re.M)
@@ -238,6 +239,9 @@ def test_logs_follow_until_the_end(agent: AgentProcess) -> None:
     ]
     assert [e.get("seq") for e in events[:2]] == [0, 1]
     assert events[-1]["task"]["state"] == "succeeded"
+    output = {"stdout", "stderr", "stdout_complete", "stderr_complete"}
+    shown = {k: v for k, v in task_of(agent, task_id).items() if k not in output}
+    assert events[-1]["task"] == shown, "the end event's task is exactly what the agent sent"
 
 
 # --- cancel and errors -------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The SDK's LLM calls (the cluster's Ollama pool and chat), mixed into `AgentClient`.
+"""LLM calls (the cluster's Ollama pool, chat and chat sessions), mixed into `AgentClient`.
 
     async with AgentClient(*discover()) as client:
         async for event in client.chat("qwen2.5:0.5b", [{"role": "user", "content": "hi"}]):
@@ -9,38 +9,28 @@
 
 Streams (`chat`, `llm_pull`) are Server-Sent Events the agent sends in answer to a POST. An
 `error` event in a stream raises `ApiError` with the event's code; a stream that ends before
-its `done` event raises `ClientError`. A caller that stops early should close the iterator
+its `done` event raises `StreamEndedEarly`. A caller that stops early should close the iterator
 (`contextlib.aclosing`) so the connection is released at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Iterable, Mapping
 from contextlib import aclosing
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
-from agent.client_base import ClientCore
-from agent.client_llm_models import (
+from agent.client.events import ChatEvent, PullEvent
+from agent.client.transport import Transport
+from agent.llm.models import (
     ChatAnswer,
-    ChatEvent,
     ChatSession,
+    ChatSessionDeleted,
     ChatSessionDetail,
+    ChatSessionList,
     LlmStatus,
     ModelCatalog,
     ModelDeleted,
-    PullEvent,
-    SessionDeleted,
-    SessionList,
-)
-from agent.client_models import (
-    AgentUnavailable,
-    ApiError,
-    ClientError,
-    SSEParser,
-    StreamEvent,
 )
 
 
@@ -70,37 +60,25 @@ def _chat_body(
     return body
 
 
-def _stream_error(event: StreamEvent, status: int, what: str) -> ApiError:
-    data = event.data if isinstance(event.data, dict) else {"error": str(event.data)}
-    message = str(data.get("error") or f"the {what} failed")
-    details = data.get("details")
-    code = str(data.get("error_code") or "STREAM_ERROR")
-    return ApiError(status, code, message, details if isinstance(details, dict) else {})
-
-
-class LlmMixin(ClientCore):
-    """`llm_*`, `chat*` and session methods of `AgentClient` (which supplies the HTTP client
-    and helpers)."""
-
+class LlmMixin(Transport):
     # --- the pool ------------------------------------------------------------------------
 
     async def llm_status(self) -> LlmStatus:
         """This node's Ollama: up or down (with the reason), version, models, loaded models."""
-        result: LlmStatus = await self._get_json("/api/llm/status")
-        return result
+        return await self._get_model("/api/llm/status", LlmStatus)
 
     async def llm_models(self) -> ModelCatalog:
         """Every model in the cluster, the nodes holding it and the planner's verdict."""
-        result: ModelCatalog = await self._get_json("/api/llm/models")
-        return result
+        return await self._get_model("/api/llm/models", ModelCatalog)
 
     async def llm_delete(self, model: str) -> ModelDeleted:
         """Remove a model from this node's Ollama (MODEL_NOT_FOUND, LLM_BACKEND_UNAVAILABLE)."""
         path = f"/api/llm/models/{quote(model, safe='')}"
-        result: ModelDeleted = self._json(await self._request("DELETE", path))
-        return result
+        return self._model(await self._request("DELETE", path), ModelDeleted)
 
-    async def llm_pull(self, model: str, node: str | None = None) -> AsyncIterator[PullEvent]:
+    async def llm_pull(
+        self, model: str, node: str | None = None
+    ) -> AsyncGenerator[PullEvent, None]:
         """Pull `model` into this node's Ollama (or `node`'s): progress events, then `done`.
 
         Refusals before the stream: UNKNOWN_NODE, LLM_BACKEND_UNAVAILABLE; a failed pull
@@ -109,12 +87,12 @@ class LlmMixin(ClientCore):
         body: dict[str, Any] = {"model": model}
         if node is not None:
             body["node"] = node
-        stream = self._post_sse("/api/llm/pull", body, f"pull of {model}")
+        stream = self._stream(
+            "POST", "/api/llm/pull", f"pull of {model}", json_body=body, until="done"
+        )
         async with aclosing(stream):
-            async for status, event in stream:
+            async for event in stream:
                 data = event.data if isinstance(event.data, dict) else {}
-                if event.topic == "error":
-                    raise _stream_error(event, status, f"pull of {model}")
                 if event.topic == "done":
                     yield PullEvent("done", str(data.get("status") or "success"), data=data)
                     return
@@ -129,7 +107,6 @@ class LlmMixin(ClientCore):
                         float(percent) if isinstance(percent, int | float) else None,
                         data,
                     )
-        raise ClientError(f"the agent ended the pull of {model} before it was done")
 
     # --- chat ----------------------------------------------------------------------------
 
@@ -141,7 +118,7 @@ class LlmMixin(ClientCore):
         session_id: str | None = None,
         message: str | None = None,
         options: Mapping[str, Any] | None = None,
-    ) -> AsyncIterator[ChatEvent]:
+    ) -> AsyncGenerator[ChatEvent, None]:
         """Chat with `model` wherever it is in the cluster, streamed: `start`, a `token` per
         piece, then `done` (the whole answer in `content`, the stats in `data`).
 
@@ -151,12 +128,17 @@ class LlmMixin(ClientCore):
         `ApiError` (LLM_GENERATION_FAILED).
         """
         body = _chat_body(model, messages, session_id, message, options, True)
-        stream = self._post_sse("/api/llm/chat", body, f"chat with {model}")
+        stream = self._stream(
+            "POST",
+            "/api/llm/chat",
+            f"chat with {model}",
+            json_body=body,
+            until="done",
+            unfinished="the answer was done",
+        )
         async with aclosing(stream):
-            async for status, event in stream:
+            async for event in stream:
                 data = event.data if isinstance(event.data, dict) else {}
-                if event.topic == "error":
-                    raise _stream_error(event, status, f"chat with {model}")
                 if event.topic == "token":
                     yield ChatEvent("token", str(data.get("content") or ""), data)
                 elif event.topic == "start":
@@ -164,7 +146,6 @@ class LlmMixin(ClientCore):
                 elif event.topic == "done":
                     yield ChatEvent("done", str(data.get("content") or ""), data)
                     return
-        raise ClientError(f"the agent ended the chat with {model} before the answer was done")
 
     async def chat_once(
         self,
@@ -175,80 +156,33 @@ class LlmMixin(ClientCore):
         message: str | None = None,
         options: Mapping[str, Any] | None = None,
     ) -> ChatAnswer:
-        """Like `chat`, but the whole answer at once: `{"message": {role, content}, stats}`."""
+        """Like `chat`, but the whole answer at once: the message and the stats."""
         body = _chat_body(model, messages, session_id, message, options, False)
         response = await self._request("POST", "/api/llm/chat", json_body=body)
-        result: ChatAnswer = self._json(response)
-        return result
+        return self._model(response, ChatAnswer)
 
     # --- chat sessions -------------------------------------------------------------------
 
-    async def sessions(self) -> SessionList:
+    async def sessions(self) -> ChatSessionList:
         """Stored chat sessions, most recently updated first."""
-        result: SessionList = await self._get_json("/api/llm/sessions")
-        return result
+        return await self._get_model("/api/llm/sessions", ChatSessionList)
 
     async def create_session(
         self, title: str | None = None, model: str | None = None
     ) -> ChatSession:
         body = {k: v for k, v in (("title", title), ("model", model)) if v is not None}
         response = await self._request("POST", "/api/llm/sessions", json_body=body)
-        result: ChatSession = self._json(response)
-        return result
+        return self._model(response, ChatSession)
 
     async def session(self, session_id: str) -> ChatSessionDetail:
         """A chat session with its messages (SESSION_NOT_FOUND)."""
-        result: ChatSessionDetail = await self._get_json(_session_path(session_id))
-        return result
+        return await self._get_model(_session_path(session_id), ChatSessionDetail)
 
-    async def delete_session(self, session_id: str) -> SessionDeleted:
+    async def delete_session(self, session_id: str) -> ChatSessionDeleted:
         response = await self._request("DELETE", _session_path(session_id))
-        result: SessionDeleted = self._json(response)
-        return result
+        return self._model(response, ChatSessionDeleted)
 
     async def rename_session(self, session_id: str, title: str) -> ChatSession:
         path = f"{_session_path(session_id)}/title"
         response = await self._request("PUT", path, json_body={"title": title})
-        result: ChatSession = self._json(response)
-        return result
-
-    # --- SSE in answer to a POST -----------------------------------------------------------
-
-    async def _post_sse(
-        self, path: str, body: Mapping[str, Any], what: str
-    ) -> AsyncIterator[tuple[int, StreamEvent]]:
-        """The events of the stream the agent answers a POST with, each with its status."""
-        # No read timeout: a model may take long to load, and a pull to fetch a layer.
-        timeout = httpx.Timeout(self.timeout, read=None)
-        request = self._http.build_request(
-            "POST",
-            path,
-            json=dict(body),
-            headers={"Accept": "text/event-stream"},
-            timeout=timeout,
-        )
-        try:
-            response = await self._http.send(request, stream=True)
-        except httpx.TransportError as exc:
-            raise self._unavailable(exc) from None
-        try:
-            if response.status_code >= 400:
-                await response.aread()
-                raise ApiError.from_response(response)
-            if not response.headers.get("content-type", "").startswith("text/event-stream"):
-                raise ApiError(
-                    response.status_code,
-                    "INVALID_RESPONSE",
-                    f"the agent at {self.base_url} answered {path} without an event stream",
-                )
-            parser = SSEParser()
-            try:
-                async for line in response.aiter_lines():
-                    event = parser.feed(line)
-                    if event is not None:
-                        yield response.status_code, event
-            except httpx.TransportError as exc:
-                reason = f"lost the {what} from {self.base_url}: {exc}"
-                raise AgentUnavailable(self.base_url, reason) from None
-        finally:
-            await response.aclose()
+        return self._model(response, ChatSession)

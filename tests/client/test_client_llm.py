@@ -1,5 +1,5 @@
 """The SDK's LLM calls without an agent (httpx MockTransport): requests, the chat and pull
-event streams, their errors, and the human views and pull meter of `openfabric llm`."""
+event streams, and their errors."""
 
 from __future__ import annotations
 
@@ -10,9 +10,22 @@ from typing import Any
 import httpx
 import pytest
 
-import agent.client as client_module
-import agent.client_llm_models as models
-from agent.client import AgentClient, AgentUnavailable, ApiError, ChatEvent, ClientError, PullEvent
+from agent.client import (
+    AgentClient,
+    AgentUnavailable,
+    ApiError,
+    ChatAnswer,
+    ChatEvent,
+    ChatSession,
+    ChatSessionDetail,
+    ClientError,
+    LlmStatus,
+    ModelCatalog,
+    ModelDeleted,
+    PullEvent,
+    SessionDeleted,
+    SessionList,
+)
 
 NODE = "n1" * 12
 GIB = 2**30
@@ -23,6 +36,83 @@ SESSION = {
     "created_at": 1700000000.0,
     "updated_at": 1700000100.0,
     "message_count": 2,
+}
+STATUS = {
+    "node_id": NODE,
+    "ollama_url": "http://127.0.0.1:11434",
+    "up": True,
+    "reason": None,
+    "version": "0.6.5",
+    "models": [
+        {
+            "name": "qwen2.5:0.5b",
+            "size": 397_821_319,
+            "family": "qwen2",
+            "parameter_size": "494.03M",
+            "quantization": "Q4_K_M",
+            "context_length": 32768,
+            "details": {"family": "qwen2", "parameter_size": "494.03M"},
+            "model_info": {"general.architecture": "qwen2", "qwen2.block_count": 24},
+        }
+    ],
+    "loaded": [],
+    "checked_at": 1700000000.0,
+}
+ESTIMATES = {
+    "weights_bytes": 397_821_319,
+    "weights_source": "disk",
+    "bits_per_weight": 4.85,
+    "embedding_bytes": 1,
+    "per_layer_bytes": 2,
+    "kv_cache_bytes": 3,
+    "kv_per_layer_bytes": 4,
+    "context_length": 8192,
+    "layers": 24,
+    "overhead_bytes": 5,
+    "total_bytes": 6,
+    "assumptions": ["weights = size on disk"],
+    "warnings": [],
+}
+CATALOG = {
+    "models": [
+        {
+            "name": "qwen2.5:0.5b",
+            "size": 397_821_319,
+            "family": "qwen2",
+            "parameter_size": "494.03M",
+            "quantization": "Q4_K_M",
+            "context_length": 32768,
+            "details": {"family": "qwen2"},
+            "nodes": [{"node_id": NODE, "name": "laptop", "state": "online"}],
+            "plan": {
+                "verdict": "single_node",
+                "estimates": ESTIMATES,
+                "fits_on": [
+                    {
+                        "node_id": NODE,
+                        "name": "laptop",
+                        "usable_bytes": 10 * GIB,
+                        "headroom_bytes": 9 * GIB,
+                        "vram_only": False,
+                    }
+                ],
+                "shards": [],
+                "shortfall_bytes": 0,
+            },
+        },
+        {
+            "name": "odd:1b",
+            "size": 0,
+            "family": None,
+            "parameter_size": None,
+            "quantization": None,
+            "context_length": None,
+            "details": {},
+            "nodes": [{"node_id": NODE, "name": "laptop", "state": "online"}],
+            "plan": {"verdict": "unknown", "reason": "cannot estimate weights"},
+        },
+    ],
+    "count": 2,
 }
 DONE = {
     "node_id": NODE,
@@ -84,12 +174,38 @@ def error(code: str, message: str = "refused") -> dict[str, Any]:
 # --- the pool ------------------------------------------------------------------------------
 
 
+def by_path(answers: dict[str, Any]) -> Recorder:
+    """Answers each request with the body for its method and path (`"GET /api/..."`)."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=answers[f"{request.method} {request.url.path}"])
+
+    return Recorder(answer)
+
+
 async def test_status_models_and_delete_requests() -> None:
-    recorder = answering({"ok": True})
+    deleted = {"model": "hf.co/org/model:Q4_K_M", "deleted": True}
+    recorder = by_path(
+        {
+            "GET /api/llm/status": STATUS,
+            "GET /api/llm/models": CATALOG,
+            "DELETE /api/llm/models/hf.co/org/model:Q4_K_M": deleted,
+        }
+    )
     async with recorder.client() as client:
-        assert await client.llm_status() == {"ok": True}
-        await client.llm_models()
-        await client.llm_delete("hf.co/org/model:Q4_K_M")
+        status = await client.llm_status()
+        catalog = await client.llm_models()
+        gone = await client.llm_delete("hf.co/org/model:Q4_K_M")
+    # The agent's own models, which dump back to exactly what it sent.
+    assert isinstance(status, LlmStatus)
+    assert status.model_dump(mode="json") == STATUS
+    assert status.models[0].quantization == "Q4_K_M"
+    assert isinstance(catalog, ModelCatalog)
+    assert catalog.model_dump(mode="json") == CATALOG
+    assert catalog.models[0].plan.verdict == "single_node"
+    assert catalog.models[1].plan.verdict == "unknown"
+    assert isinstance(gone, ModelDeleted)
+    assert gone.model_dump() == deleted
     status, catalog, delete = recorder.requests
     assert (status.method, status.url.path) == ("GET", "/api/llm/status")
     assert (catalog.method, catalog.url.path) == ("GET", "/api/llm/models")
@@ -270,10 +386,14 @@ async def test_a_chat_answered_without_an_event_stream_is_invalid() -> None:
 
 
 async def test_chat_once_asks_for_one_answer() -> None:
-    answer = {"message": {"role": "assistant", "content": "hello"}, **DONE}
+    stats = {k: v for k, v in DONE.items() if k != "content"}
+    answer = {**stats, "message": {"role": "assistant", "content": "hello"}}
     recorder = answering(answer)
     async with recorder.client() as client:
-        assert await client.chat_once("m", session_id="s1", message="hi") == answer
+        got = await client.chat_once("m", session_id="s1", message="hi")
+    assert isinstance(got, ChatAnswer)
+    assert got.model_dump(mode="json") == answer
+    assert (got.message.content, got.completion_tokens) == ("hello", 2)
     assert recorder.body == {
         "model": "m",
         "options": {},
@@ -298,14 +418,44 @@ async def test_no_agent_is_agent_unavailable() -> None:
 
 
 async def test_session_calls() -> None:
-    recorder = answering(SESSION)
+    message = {
+        "seq": 1,
+        "role": "assistant",
+        "content": "foxes are quick",
+        "created_at": 1700000100.0,
+        "stats": {**{k: v for k, v in DONE.items() if k not in ("content", "session_id")},
+                  "partial": False},
+    }  # fmt: skip
+    detail = {**SESSION, "messages": [message]}
+    listed = {"sessions": [SESSION], "count": 1}
+    deleted = {"session_id": "a/b", "deleted": True}
+    recorder = by_path(
+        {
+            "POST /api/llm/sessions": SESSION,
+            "GET /api/llm/sessions": listed,
+            "GET /api/llm/sessions/a/b": detail,
+            "PUT /api/llm/sessions/a/b/title": SESSION,
+            "DELETE /api/llm/sessions/a/b": deleted,
+        }
+    )
     async with recorder.client() as client:
-        assert await client.create_session() == SESSION
+        created = await client.create_session()
         await client.create_session(title="about foxes", model="m")
-        await client.sessions()
-        await client.session("a/b")
-        await client.rename_session("a/b", "new title")
-        await client.delete_session("a/b")
+        sessions = await client.sessions()
+        session = await client.session("a/b")
+        renamed = await client.rename_session("a/b", "new title")
+        gone = await client.delete_session("a/b")
+    assert isinstance(created, ChatSession)
+    assert created.model_dump() == SESSION
+    assert isinstance(sessions, SessionList)
+    assert sessions.model_dump() == listed
+    assert isinstance(session, ChatSessionDetail)
+    assert session.model_dump(mode="json") == detail
+    assert session.messages[0].stats is not None
+    assert session.messages[0].stats.partial is False
+    assert renamed.title == "about foxes"
+    assert isinstance(gone, SessionDeleted)
+    assert gone.model_dump() == deleted
     bare, full, listing, one, rename, delete = recorder.requests
     assert (bare.method, bare.url.path, json.loads(bare.content)) == (
         "POST",
@@ -320,13 +470,16 @@ async def test_session_calls() -> None:
     assert (delete.method, delete.url.raw_path) == ("DELETE", b"/api/llm/sessions/a%2Fb")
 
 
-def test_llm_types_are_exported() -> None:
-    names = [
-        "ChatAnswer", "ChatEvent", "ChatMessage", "ChatSession", "ChatSessionDetail",
-        "ChatStats", "ClusterModel", "LlmModel", "LlmStatus", "LoadedModel", "ModelCatalog",
-        "ModelDeleted", "ModelHolder", "ModelPlan", "PullEvent", "SessionDeleted",
-        "SessionList", "SessionMessage",
-    ]  # fmt: skip
-    for name in names:
-        assert getattr(client_module, name) is getattr(models, name), name
-        assert name in client_module.__all__
+async def test_an_answer_of_another_shape_is_invalid_response() -> None:
+    """An answer the models refuse is the agent's fault, said as an `ApiError`."""
+    async with answering({"up": "maybe"}).client() as client:
+        with pytest.raises(ApiError) as caught:
+            await client.llm_status()
+    assert caught.value.code == "INVALID_RESPONSE"
+    assert "LlmStatus" in caught.value.message
+
+
+async def test_unknown_fields_from_a_newer_agent_are_ignored() -> None:
+    async with answering({**SESSION, "pinned": True}).client() as client:
+        session = await client.create_session()
+    assert session.model_dump() == SESSION

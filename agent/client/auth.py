@@ -1,8 +1,8 @@
-"""The SDK's dashboard sign-in calls, mixed into `AgentClient`.
+"""Dashboard sign-in, mixed into `AgentClient`.
 
     async with AgentClient(*discover()) as client:
         code = await client.login_code()
-        webbrowser.open(client.base_url + code["login_path"])
+        webbrowser.open(client.base_url + code.login_path)
 
 A login code works once and for `expires_in` seconds; only the API token (not a dashboard
 session) can ask for one. Opening `login_path` in a browser signs that browser in with a
@@ -11,28 +11,15 @@ session cookie; the token itself never reaches the browser.
 
 from __future__ import annotations
 
-from typing import TypedDict
-
-from agent.client_base import ClientCore
-
-
-class LoginCode(TypedDict):
-    code: str
-    login_path: str
-    expires_in: float
+from agent.client.transport import Transport
+from agent.core.models_auth import LoggedOut, LoginCode
 
 
-class LoggedOut(TypedDict):
-    logged_out: bool
-
-
-class AuthMixin(ClientCore):
+class AuthMixin(Transport):
     async def login_code(self) -> LoginCode:
         """A single-use dashboard login code (403 TOKEN_REQUIRED, 409 AUTH_DISABLED)."""
-        result: LoginCode = self._json(await self._request("POST", "/api/auth/login-code"))
-        return result
+        return self._model(await self._request("POST", "/api/auth/login-code"), LoginCode)
 
     async def logout(self) -> LoggedOut:
         """End the dashboard session this client's cookies carry, if any."""
-        result: LoggedOut = self._json(await self._request("POST", "/api/auth/logout"))
-        return result
+        return self._model(await self._request("POST", "/api/auth/logout"), LoggedOut)

@@ -1,4 +1,4 @@
-"""The SDK's shared-storage calls, mixed into `agent.client.AgentClient`.
+"""Shared-storage calls, mixed into `AgentClient`.
 
     async with AgentClient(*discover()) as client:
         stored = await client.storage_upload("docs/a.pdf", read_chunks(), size=size)
@@ -14,16 +14,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import httpx
 
-from agent.client_base import ClientCore
-from agent.client_models import ApiError, ClientError, DeleteResult, StorageListing, StoredFile
-
-if TYPE_CHECKING:
-    pass
+from agent.client.errors import ClientError
+from agent.client.transport import Transport
+from agent.storage.models import StorageDeleted, StorageListing, StoredFile
 
 # Between two blocks of a transfer the agent may be fetching a chunk from another node.
 TRANSFER_READ_TIMEOUT = 60.0
@@ -59,6 +56,8 @@ class Download:
         length = response.headers.get("content-length")
         self.length: int | None = int(length) if length and length.isdigit() else None
         found = _CONTENT_RANGE.fullmatch(response.headers.get("content-range", "").strip())
+        self.offset: int
+        self.size: int | None  # unknown when the agent sends no Content-Length
         if self.status == 206 and found:
             self.offset, self.size = int(found.group(1)), int(found.group(3))
         else:
@@ -127,15 +126,12 @@ class StorageDownload:
             await download.aclose()
 
 
-class StorageMixin(ClientCore):
-    """`storage_*` methods of `AgentClient` (which supplies the HTTP client and helpers)."""
-
+class StorageMixin(Transport):
     async def storage_list(self, prefix: str = "") -> StorageListing:
         """Files in the shared storage, only those under `prefix` when given (INVALID_PATH)."""
         params = {"prefix": prefix} if prefix else {}
         response = await self._request("GET", "/api/storage", params=params)
-        result: StorageListing = self._json(response)
-        return result
+        return self._model(response, StorageListing)
 
     async def storage_upload(
         self,
@@ -154,23 +150,18 @@ class StorageMixin(ClientCore):
         headers = {"Content-Type": "application/octet-stream"}
         if size is not None and not isinstance(source, bytes):
             headers["Content-Length"] = str(size)
+            source = _sized(source, size, path)
         params = {"path": path, "overwrite": "true" if overwrite else "false"}
-        try:
-            response = await self._http.post(
-                "/api/storage/upload",
-                params=params,
-                content=source,
-                headers=headers,
-                timeout=self._transfer_timeout(),
-            )
-        except httpx.LocalProtocolError as exc:
-            raise ClientError(f"the upload of {path} failed: {exc}") from None
-        except httpx.TransportError as exc:
-            raise self._unavailable(exc) from None
-        if response.status_code >= 400:
-            raise ApiError.from_response(response)
-        result: StoredFile = self._json(response)
-        return result
+        request = self._http.build_request(
+            "POST",
+            "/api/storage/upload",
+            params=params,
+            content=source,
+            headers=headers,
+            timeout=self._transfer_timeout(),
+        )
+        response = await self._send(request, what=f"upload of {path}")
+        return self._model(response, StoredFile)
 
     def storage_download(self, path: str, *, offset: int | None = None) -> StorageDownload:
         """The file at `path`, from byte `offset` on when given (a Range request).
@@ -182,10 +173,9 @@ class StorageMixin(ClientCore):
         """
         return StorageDownload(lambda: self._open_download(path, offset))
 
-    async def storage_delete(self, path: str) -> DeleteResult:
+    async def storage_delete(self, path: str) -> StorageDeleted:
         """Delete the file everywhere (FILE_NOT_FOUND)."""
-        result: DeleteResult = self._json(await self._request("DELETE", storage_url(path)))
-        return result
+        return self._model(await self._request("DELETE", storage_url(path)), StorageDeleted)
 
     async def _open_download(self, path: str, offset: int | None) -> Download:
         headers = {"Accept": "*/*"}
@@ -194,22 +184,25 @@ class StorageMixin(ClientCore):
         request = self._http.build_request(
             "GET", storage_url(path), headers=headers, timeout=self._transfer_timeout()
         )
-        try:
-            response = await self._http.send(request, stream=True)
-        except httpx.TransportError as exc:
-            raise self._unavailable(exc) from None
-        if response.status_code >= 400:
-            try:
-                await response.aread()
-            except httpx.TransportError as exc:
-                raise self._unavailable(exc) from None
-            finally:
-                await response.aclose()
-            raise ApiError.from_response(response)
-        return Download(path, response)
+        return Download(path, await self._send(request, stream=True))
 
     def _transfer_timeout(self) -> httpx.Timeout:
         return httpx.Timeout(self.timeout, read=max(self.timeout, TRANSFER_READ_TIMEOUT))
+
+
+async def _sized(source: AsyncIterable[bytes], size: int, path: str) -> AsyncIterator[bytes]:
+    """`source`, held to the Content-Length announced for it: HTTP/1.1 has no clean way to
+    end a body of another length, so a source that grew or shrank meanwhile fails here."""
+    sent = 0
+    async for block in source:
+        sent += len(block)
+        if sent > size:
+            raise ClientError(f"the upload of {path} failed: its source grew past {size} bytes")
+        yield block
+    if sent < size:
+        raise ClientError(
+            f"the upload of {path} failed: its source ended at {sent} of {size} bytes"
+        )
 
 
 def _etag(value: str | None) -> str | None:

@@ -1,4 +1,4 @@
-"""The SDK's cluster calls without an agent (httpx MockTransport), and the models' new home."""
+"""The SDK's cluster calls without an agent (httpx MockTransport)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-import agent.client as client_module
-import agent.client_models as models
-from agent.client import AgentClient, ApiError
+from agent.client import AdmittedNode, AgentClient, ApiError, JoinResult, JoinToken, LeaveResult
 
 TOKEN_BODY = {
     "token": "ofj1.abc",
@@ -56,7 +54,10 @@ def error(code: str, message: str = "refused") -> dict[str, Any]:
 async def test_join_token_is_a_get() -> None:
     recorder = Recorder(TOKEN_BODY)
     async with recorder.client() as client:
-        assert await client.join_token() == TOKEN_BODY
+        token = await client.join_token()
+    assert isinstance(token, JoinToken)
+    assert token.issuer.fingerprint == "ab" * 32
+    assert token.model_dump(mode="json") == TOKEN_BODY
     assert (recorder.only.method, recorder.only.url.path) == ("GET", "/api/cluster/join-token")
     assert recorder.only.headers["authorization"] == "Bearer secret"
 
@@ -65,7 +66,7 @@ async def test_join_posts_the_token() -> None:
     answer = {"cluster_id": "c0ffee", "joined_via": "n1", "members": ["n1", "n2"]}
     recorder = Recorder(answer)
     async with recorder.client() as client:
-        assert await client.join("ofj1.abc") == answer
+        assert await client.join("ofj1.abc") == JoinResult(**answer)
     request = recorder.only
     assert (request.method, request.url.path) == ("POST", "/api/cluster/join-remote")
     assert request.headers["content-type"] == "application/json"
@@ -96,7 +97,7 @@ async def test_join_refusals_are_api_errors(status: int, code: str) -> None:
 async def test_leave_is_a_post_without_a_body() -> None:
     recorder = Recorder({"left": "c0ffee", "node_id": "n2"})
     async with recorder.client() as client:
-        assert await client.leave() == {"left": "c0ffee", "node_id": "n2"}
+        assert await client.leave() == LeaveResult(left="c0ffee", node_id="n2")
     assert (recorder.only.method, recorder.only.url.path) == ("POST", "/api/cluster/leave")
     assert recorder.only.content == b""
 
@@ -111,14 +112,15 @@ async def test_discovered() -> None:
     body = {"agents": [], "count": 0, "mdns": False}
     recorder = Recorder(body)
     async with recorder.client() as client:
-        assert await client.discovered() == body
+        assert (await client.discovered()).model_dump(mode="json") == body
     assert (recorder.only.method, recorder.only.url.path) == ("GET", "/api/cluster/discovered")
 
 
 async def test_evict_node_quotes_the_id() -> None:
-    recorder = Recorder({"node_id": "a/b", "evicted": True})
+    body = {"node_id": "a/b", "evicted": True, "admitted": [], "also_evicted": []}
+    recorder = Recorder(body)
     async with recorder.client() as client:
-        assert await client.evict_node("a/b") == {"node_id": "a/b", "evicted": True}
+        assert (await client.evict_node("a/b")).model_dump(mode="json") == body
     assert recorder.only.method == "DELETE"
     assert recorder.only.url.raw_path == b"/api/nodes/a%2Fb"
 
@@ -132,7 +134,9 @@ async def test_evict_node_can_evict_whom_it_admitted() -> None:
     }
     recorder = Recorder(body)
     async with recorder.client() as client:
-        assert await client.evict_node("n1", evict_admitted=True) == body
+        result = await client.evict_node("n1", evict_admitted=True)
+    assert result.admitted == [AdmittedNode(node_id="n2", name="desk", status="evicted")]
+    assert result.model_dump(mode="json") == body
     assert recorder.only.method == "DELETE"
     assert recorder.only.url.path == "/api/nodes/n1"
     assert recorder.only.url.params["evict_admitted"] == "true"
@@ -140,26 +144,3 @@ async def test_evict_node_can_evict_whom_it_admitted() -> None:
     async with recorder.client() as client:
         await client.evict_node("n1")
     assert "evict_admitted" not in recorder.only.url.params
-
-
-def test_models_are_re_exported_by_agent_client() -> None:
-    names = [
-        "Discovered",
-        "DiscoveredAgent",
-        "AdmittedNode",
-        "EvictResult",
-        "Health",
-        "JoinResult",
-        "JoinToken",
-        "LeaveResult",
-        "MetricFamily",
-        "Node",
-        "NodeResources",
-        "SSEParser",
-        "Status",
-        "StreamEvent",
-        "parse_sse",
-    ]
-    for name in names:
-        assert getattr(client_module, name) is getattr(models, name), name
-        assert name in client_module.__all__

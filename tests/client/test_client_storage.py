@@ -1,9 +1,5 @@
-"""`storage ls|put|get|rm` against one real agent, and the SDK's storage calls without one.
-
-The agent is shared by the module: every test stores under a path of its own, so the
-others' files never matter. Transfers that break or are interrupted halfway are played by an
-httpx MockTransport, since a real agent does not fail on cue.
-"""
+"""The SDK's storage calls without an agent (httpx MockTransport), which also plays
+transfers that break off halfway, since a real agent does not fail on cue."""
 
 from __future__ import annotations
 
@@ -12,16 +8,15 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 
-from agent.client import AgentClient, ApiError, ClientError
-from agent.client_storage import storage_url
-from tests.cli.test_cli_storage import BreakingStream, file_response, sha
+from agent.client import AgentClient, ApiError, ClientError, DeleteResult, StoredFile
+from agent.client.storage import storage_url
+from tests.client.conftest import BreakingStream, file_response, sha
 
-# --- the SDK (MockTransport) ---------------------------------------------------------------
-
+DIGEST = sha(b"abcdef")
 FILE = {
     "path": "a b/ü.bin",
     "size": 6,
-    "sha256": sha(b"abcdef"),
+    "sha256": DIGEST,
     "modified": 1700000000.0,
     "writer": "n1",
     "chunks": 1,
@@ -63,8 +58,10 @@ def test_storage_url_quotes_every_segment() -> None:
 async def test_list_sends_the_prefix() -> None:
     recorder = Recorder(lambda _: httpx.Response(200, json={"files": [FILE], "count": 1}))
     async with recorder.client() as client:
-        assert (await client.storage_list())["files"] == [FILE]
+        listing = await client.storage_list()
         await client.storage_list("a b")
+    assert listing.files == [StoredFile.model_validate(FILE)]
+    assert listing.model_dump(mode="json") == {"files": [FILE], "count": 1}
     plain, prefixed = recorder.requests
     assert (plain.url.path, dict(plain.url.params)) == ("/api/storage", {})
     assert dict(prefixed.url.params) == {"prefix": "a b"}
@@ -81,7 +78,13 @@ async def test_upload_streams_a_raw_body() -> None:
             yield block
 
     async with recorder.client() as client:
-        assert await client.storage_upload("a b/ü.bin", blocks(), size=6) == FILE
+        stored = await client.storage_upload("a b/ü.bin", blocks(), size=6)
+        assert isinstance(stored, StoredFile)
+        assert (stored.path, stored.health, stored.model_dump(mode="json")) == (
+            "a b/ü.bin",
+            "healthy",
+            FILE,
+        )
         await client.storage_upload("c", blocks(), overwrite=True)
         await client.storage_upload("d", b"whole")
     sized, chunked, whole = recorder.requests
@@ -119,10 +122,10 @@ async def test_an_error_of_the_source_ends_the_upload() -> None:
 
 
 async def test_download_quotes_the_path_and_reports_size_and_sha() -> None:
-    recorder = Recorder(lambda _: file_response(b"abcdef", 6, FILE["sha256"]))
+    recorder = Recorder(lambda _: file_response(b"abcdef", 6, DIGEST))
     async with recorder.client() as client:
         async with client.storage_download("a b/ü.bin") as download:
-            assert (download.size, download.sha256, download.offset) == (6, FILE["sha256"], 0)
+            assert (download.size, download.sha256, download.offset) == (6, DIGEST, 0)
             assert b"".join([block async for block in download.chunks()]) == b"abcdef"
             assert download.received == 6
         direct = [block async for block in client.storage_download("ü/../x y")]
@@ -178,9 +181,36 @@ async def test_a_download_that_breaks_off_is_a_client_error() -> None:
 async def test_delete_quotes_the_path() -> None:
     recorder = Recorder(lambda _: httpx.Response(200, json={"path": "a b", "deleted": True}))
     async with recorder.client() as client:
-        assert await client.storage_delete("a b/é") == {"path": "a b", "deleted": True}
+        deleted = await client.storage_delete("a b/é")
+        assert deleted == DeleteResult(path="a b", deleted=True)
     (request,) = recorder.requests
     assert (request.method, request.url.raw_path) == ("DELETE", b"/api/storage/a%20b/%C3%A9")
     async with Recorder(refusal(404, "FILE_NOT_FOUND")).client() as client:
         with pytest.raises(ApiError, match="FILE_NOT_FOUND"):
             await client.storage_delete("f")
+
+
+async def test_answers_from_a_newer_agent_keep_working() -> None:
+    newer = {**FILE, "storage_class": "cold"}
+    answer = Recorder(lambda _: httpx.Response(200, json={"files": [newer], "count": 1, "x": 1}))
+    async with answer.client() as client:
+        (stored,) = (await client.storage_list()).files
+    assert stored.model_dump(mode="json") == FILE
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"files": [{**FILE, "health": "fine"}], "count": 1},
+        {"files": [{k: v for k, v in FILE.items() if k != "sha256"}], "count": 1},
+        {"count": 0},
+        [],
+    ],
+    ids=["unknown-health", "missing-field", "no-files", "not-an-object"],
+)
+async def test_an_answer_of_another_shape_is_invalid_response(body: object) -> None:
+    async with Recorder(lambda _: httpx.Response(200, json=body)).client() as client:
+        with pytest.raises(ApiError) as caught:
+            await client.storage_list()
+    assert caught.value.code == "INVALID_RESPONSE"
+    assert "StorageListing" in str(caught.value)

@@ -14,13 +14,15 @@ from agent.client import (
     AgentClient,
     AgentUnavailable,
     ApiError,
+    Health,
+    HealthProbe,
     SSEParser,
     StreamEvent,
     discover,
     parse_sse,
 )
 from agent.settings import SettingsError
-from tests.cli.conftest import free_port
+from tests.client.conftest import free_port
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -167,7 +169,18 @@ async def test_health_returns_the_503_report() -> None:
         return httpx.Response(503, json=report)
 
     async with client_with(handler, token=None) as client:
-        assert await client.health() == report
+        health = await client.health()
+    assert isinstance(health, Health)
+    assert health.checks[0].status == "fail"
+    assert health.model_dump(mode="json") == report
+
+
+async def test_health_without_a_token_is_the_probe() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503, json={"status": "unhealthy"})
+
+    async with client_with(handler, token=None) as client:
+        assert await client.health() == HealthProbe(status="unhealthy")
 
 
 async def test_health_503_without_a_report_is_an_error() -> None:
@@ -202,6 +215,40 @@ async def test_non_json_success_body_is_an_api_error() -> None:
         with pytest.raises(ApiError) as caught:
             await client.status()
     assert caught.value.code == "INVALID_RESPONSE"
+
+
+async def test_a_body_of_another_shape_is_an_api_error() -> None:
+    body = {"node_id": "n", "node_count": "many"}
+    async with client_with(lambda request: httpx.Response(200, json=body)) as client:
+        with pytest.raises(ApiError) as caught:
+            await client.status()
+    assert caught.value.code == "INVALID_RESPONSE"
+    assert "ClusterStatus" in caught.value.message
+    assert "node_name: Field required" in caught.value.message
+
+
+async def test_unknown_fields_of_a_newer_agent_are_ignored() -> None:
+    body = {
+        "node_id": "n",
+        "node_name": "desk",
+        "version": "9.0",
+        "cluster_id": None,
+        "in_cluster": False,
+        "membership_version": 1,
+        "uptime_s": 1.5,
+        "node_count": 1,
+        "online_count": 1,
+        "cpu_cores": 8,
+        "ram": {"total": 4, "available": 2},
+        "storage": {"total": 4, "free": 1},
+        "gpu_count": 0,
+        "vram": {"total": 0, "used": 0, "free": 0},
+        "something_new": {"x": 1},
+    }
+    async with client_with(lambda request: httpx.Response(200, json=body)) as client:
+        status = await client.status()
+    assert status.ram.available == 2
+    assert status.model_dump(mode="json") == {k: v for k, v in body.items() if k != "something_new"}
 
 
 async def test_closed_port_is_agent_unavailable() -> None:

@@ -1,5 +1,5 @@
-"""The SDK's task calls without an agent (httpx MockTransport): requests, log SSE parsing,
-resuming a dropped log stream, and the task views of the CLI."""
+"""The SDK's task calls without an agent (httpx MockTransport): requests, the models answers
+are read as, log SSE parsing and resuming a dropped log stream."""
 
 from __future__ import annotations
 
@@ -10,15 +10,22 @@ from typing import Any
 import httpx
 import pytest
 
-import agent.client as client_module
-import agent.client_models as models
-from agent.client import AgentClient, ApiError, ClientError, LogEvent, Task
-from cli.commands import task_views as views
+from agent.client import (
+    AgentClient,
+    ApiError,
+    LogEvent,
+    SchedulerStats,
+    StreamEndedEarly,
+    Task,
+    TaskDetail,
+    TaskPage,
+)
 
 TASK: dict[str, Any] = {
     "task_id": "t0123456789abcdef",
     "command": "echo hi",
     "state": "queued",
+    "state_detail": None,
     "node_id": None,
     "pid": None,
     "preferred_node": None,
@@ -41,7 +48,7 @@ TASK: dict[str, Any] = {
     "stderr_bytes": 0,
     "truncated": False,
 }
-STATS = {
+STATS: dict[str, Any] = {
     "queue_depth": 1,
     "in_flight": 2,
     "running": 1,
@@ -68,11 +75,6 @@ STATS = {
     "dispatch_latency_ms": {"p50": 3.25, "p99": 40.0, "samples": 9},
     "totals": {"succeeded": 7, "failed": 2},
 }
-
-
-def task(**changes: Any) -> Task:
-    view: Task = {**TASK, **changes}  # type: ignore[typeddict-item]
-    return view
 
 
 class Recorder:
@@ -105,7 +107,9 @@ def error(code: str, message: str = "refused") -> dict[str, Any]:
 async def test_submit_task_sends_only_what_is_set() -> None:
     recorder = Recorder(TASK, 201)
     async with recorder.client() as client:
-        assert await client.submit_task("echo hi") == TASK
+        task = await client.submit_task("echo hi")
+    assert isinstance(task, Task)
+    assert task.model_dump(mode="json") == TASK
     request = recorder.only
     assert (request.method, request.url.path) == ("POST", "/api/tasks")
     assert request.headers["authorization"] == "Bearer secret"
@@ -163,8 +167,11 @@ async def test_tasks_sends_the_filters() -> None:
     page = {"tasks": [TASK], "count": 1, "total": 1, "limit": 5, "offset": 10}
     recorder = Recorder(page)
     async with recorder.client() as client:
-        assert await client.tasks() == page
+        read = await client.tasks()
         await client.tasks(status="failed", node="n1", limit=5, offset=10)
+    assert isinstance(read, TaskPage)
+    assert isinstance(read.tasks[0], Task)
+    assert read.model_dump(mode="json") == page
     first, second = recorder.requests
     assert dict(first.url.params) == {"limit": "50", "offset": "0"}
     assert dict(second.url.params) == {
@@ -177,11 +184,15 @@ async def test_tasks_sends_the_filters() -> None:
 
 async def test_task_and_cancel_quote_the_id() -> None:
     detail = {**TASK, "stdout": "hi\n", "stderr": "", "stdout_complete": True}
+    detail["stderr_complete"] = False
     recorder = Recorder(detail)
     async with recorder.client() as client:
-        assert await client.task("a/b") == detail
+        read = await client.task("a/b")
         await client.task("a/b", full=True)
-        await client.cancel_task("a/b")
+        cancelled = await client.cancel_task("a/b")
+    assert isinstance(read, TaskDetail)
+    assert read.model_dump(mode="json") == detail
+    assert type(cancelled) is Task  # read as the task alone: the output is not kept
     plain, full, cancel = recorder.requests
     assert (plain.method, plain.url.raw_path) == ("GET", b"/api/tasks/a%2Fb?full=false")
     assert full.url.params["full"] == "true"
@@ -197,8 +208,45 @@ async def test_cancel_of_a_finished_task() -> None:
 async def test_scheduler_stats() -> None:
     recorder = Recorder(STATS)
     async with recorder.client() as client:
-        assert await client.scheduler_stats() == STATS
+        stats = await client.scheduler_stats()
+    assert isinstance(stats, SchedulerStats)
+    assert stats.nodes[0].breaker.retry_in_s == 12.5
+    assert stats.model_dump(mode="json") == STATS
     assert (recorder.only.method, recorder.only.url.path) == ("GET", "/api/scheduler/stats")
+
+
+async def test_an_older_agents_task_reads_and_a_newer_ones_fields_are_ignored() -> None:
+    older = {k: v for k, v in TASK.items() if k != "state_detail"}
+    async with Recorder({**older, "priority": 3}, 201).client() as client:
+        task = await client.submit_task("echo hi")
+    assert task.state_detail is None
+    assert task.model_dump(mode="json") == TASK
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {**TASK, "state": "sleeping"},
+        {k: v for k, v in TASK.items() if k != "task_id"},
+        {**TASK, "env": {"SECRET": "value"}},
+        [TASK],
+    ],
+)
+async def test_an_answer_of_another_shape_is_an_invalid_response(body: Any) -> None:
+    async with Recorder(body, 201).client() as client:
+        with pytest.raises(ApiError) as caught:
+            await client.submit_task("echo hi")
+    assert caught.value.code == "INVALID_RESPONSE"
+    assert "TaskView" in caught.value.message
+
+
+async def test_stats_of_another_shape_are_an_invalid_response() -> None:
+    broken = {**STATS, "nodes": [{**STATS["nodes"][0], "breaker": {"state": "ajar"}}]}
+    async with Recorder(broken).client() as client:
+        with pytest.raises(ApiError) as caught:
+            await client.scheduler_stats()
+    assert caught.value.code == "INVALID_RESPONSE"
+    assert "nodes.0.breaker" in caught.value.message
 
 
 # --- task logs ---------------------------------------------------------------------------
@@ -238,7 +286,8 @@ async def test_task_logs_parses_output_and_the_end() -> None:
     end = events[3]
     assert (end.stream, end.seq, end.text) == ("end", None, "")
     assert end.task is not None
-    assert end.task["state"] == "succeeded"
+    assert isinstance(end.task, Task)
+    assert end.task.state == "succeeded"
     (request,) = seen
     assert request.url.path == "/api/tasks/t1/logs"
     assert request.headers["last-event-id"] == "3"
@@ -271,7 +320,7 @@ async def test_task_logs_gives_up_on_streams_that_end_empty() -> None:
         return sse(b": ping\n\n")
 
     async with AgentClient("http://agent.test", transport=httpx.MockTransport(handler)) as c:
-        with pytest.raises(ClientError, match="closed the log stream of task t1 early"):
+        with pytest.raises(StreamEndedEarly, match="closed the log stream of task t1 early"):
             _ = [event async for event in c.task_logs("t1")]
     assert len(seen) == 3
 
@@ -283,94 +332,18 @@ async def test_task_logs_of_an_unknown_task() -> None:
     assert caught.value.code == "TASK_NOT_FOUND"
 
 
-def test_task_models_are_re_exported_by_agent_client() -> None:
-    names = [
-        "AgentUnavailable",
-        "ApiError",
-        "Breaker",
-        "ClientError",
-        "DispatchLatency",
-        "LogEvent",
-        "SchedulerNode",
-        "SchedulerStats",
-        "Task",
-        "TaskDetail",
-        "TaskPage",
-        "TaskState",
-    ]
-    for name in names:
-        assert getattr(client_module, name) is getattr(models, name), name
-        assert name in client_module.__all__
-
-
-# --- views -------------------------------------------------------------------------------
-
-
 @pytest.mark.parametrize(
-    ("changes", "status"),
+    "event",
     [
-        ({"state": "succeeded", "exit_code": 0}, 0),
-        ({"state": "failed", "exit_code": 3}, 3),
-        ({"state": "failed", "exit_code": None, "signal": 9}, 1),
-        ({"state": "failed", "exit_code": None, "error": "no such cwd"}, 1),
-        ({"state": "timed_out", "signal": 15}, 124),
-        ({"state": "cancelled", "signal": 15}, 130),
-        ({"state": "lost", "error": "node went offline"}, 255),
+        b'id: 0\nevent: stdout\ndata: {"txt": "a"}\n\n',
+        b'event: end\ndata: {"state": "succeeded"}\n\n',
     ],
 )
-def test_exit_status_of_a_followed_task(changes: dict[str, Any], status: int) -> None:
-    assert views.exit_status(task(**changes)) == status
+async def test_a_log_event_of_another_shape_is_an_invalid_response(event: bytes) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return sse(event, END)
 
-
-def test_ending_explains_only_what_the_status_does_not() -> None:
-    assert views.ending(task(state="failed", exit_code=3)) is None
-    assert views.ending(task(state="timed_out", timeout_s=0.2)) == (
-        "task t0123456789abcdef timed out after 0.2s"
-    )
-    assert views.ending(task(state="lost", error="gone")) == "task t0123456789abcdef was lost: gone"
-    assert views.ending(task(state="failed", signal=9)) == (
-        "task t0123456789abcdef was killed by signal 9"
-    )
-
-
-@pytest.mark.parametrize(
-    ("value", "text"),
-    [(None, "-"), (0.0004, "0ms"), (0.25, "250ms"), (2.345, "2.3s"), (125, "2m 5s")],
-)
-def test_seconds(value: float | None, text: str) -> None:
-    assert views.seconds(value) == text
-
-
-def test_list_row_of_a_long_command() -> None:
-    row = task(
-        command="for i in 1 2 3; do\n  echo $i\ndone; " + "x" * 50,
-        state="succeeded",
-        node_id="abcdefghijklmnopqrstuvwx",
-        exit_code=0,
-        duration_s=1.5,
-    )
-    page = {"tasks": [row], "count": 1, "total": 1, "limit": 50, "offset": 0}
-    header, line = views.tasks_table(page).splitlines()  # type: ignore[arg-type]
-    assert header.split() == ["ID", "STATE", "NODE", "EXIT", "DURATION", "COMMAND", "AGE"]
-    assert line.startswith("t0123456789abcdef  succeeded  abcdefghijkl  0     1.5s      ")
-    assert "for i in 1 2 3; do echo $i done; xxxx..." in line
-
-
-def test_stats_table() -> None:
-    text = views.stats_table(STATS)  # type: ignore[arg-type]
-    head, nodes = text.split("\n\n")
-    assert head.splitlines() == [
-        "Queue depth       1",
-        "In flight         2 (1 running)",
-        "Dispatch latency  p50 3.2 ms, p99 40.0 ms (9 samples)",
-        "Totals            failed 2, succeeded 7",
-    ]
-    assert nodes.splitlines()[1].split() == [
-        "n1n1n1n1n1n1",
-        "laptop",
-        "online",
-        "1/2",
-        "open",
-        "3",
-        "12.5s",
-    ]
+    async with AgentClient("http://agent.test", transport=httpx.MockTransport(handler)) as c:
+        with pytest.raises(ApiError) as caught:
+            _ = [e async for e in c.task_logs("t1")]
+    assert caught.value.code == "INVALID_RESPONSE"

@@ -16,8 +16,29 @@ from tests.harness import (
     live_agent,
     make_settings,
 )
+from tests.wire_check import VIOLATIONS, checked
 
 LOCAL_URL = "http://127.0.0.1:4892"
+# Several real agents take seconds to start and join, so every test that uses them is `slow`.
+CLUSTER_FIXTURES = {"trio", "pair"}
+CLUSTER_DIR = Path(__file__).resolve().parent / "e2e"
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m "not slow"` deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & CLUSTER_FIXTURES or item.path.is_relative_to(CLUSTER_DIR):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def answers_match_their_schemas() -> Iterator[None]:
+    """Fails a test that received an answer not matching its published schema."""
+    VIOLATIONS.clear()
+    yield
+    found, VIOLATIONS[:] = list(VIOLATIONS), []
+    assert not found, "answers that do not match /api/openapi.json:\n" + "\n".join(found)
 
 
 @pytest.fixture
@@ -28,7 +49,7 @@ def home(tmp_path: Path) -> Path:
 @pytest.fixture
 def api(home: Path) -> Iterator[TestClient]:
     """The whole app in-process (lifespan included), authenticated with the local token."""
-    app = create_app(make_settings(home, port=4892))
+    app = checked(create_app(make_settings(home, port=4892)))
     with TestClient(app, base_url=LOCAL_URL) as client:
         client.headers["Authorization"] = f"Bearer {(home / 'local.token').read_text().strip()}"
         yield client

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +25,7 @@ import uvicorn
 from agent.app import create_app
 from agent.server import bind
 from agent.settings import Settings
+from tests.wire_check import checked
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -74,7 +75,7 @@ async def live_agent(settings: Settings) -> AsyncIterator[LiveAgent]:
     """A real uvicorn serving the real app on a free loopback port, in this event loop."""
     sock = bind("127.0.0.1", 0)
     settings = settings.replace(host="127.0.0.1", port=sock.getsockname()[1])
-    app = create_app(settings)
+    app = checked(create_app(settings))
     config = uvicorn.Config(
         app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=1
     )
@@ -138,17 +139,21 @@ def agent_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]
 
 @contextmanager
 def agent_process(
-    home: Path, *args: str, env: dict[str, str] | None = None, ready_timeout: float = 30
+    home: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    ready_timeout: float = 30,
+    command: Sequence[str] = (sys.executable, "-m", "agent"),
+    cwd: Path = REPO,
 ) -> Iterator[AgentProcess]:
-    """`python -m agent` as a real subprocess on free ports; waits until it answers."""
+    """`python -m agent` (or `command`, e.g. an installed `openfabric serve`) as a real
+    subprocess on free ports; waits until it answers."""
     home.mkdir(parents=True, exist_ok=True)
     log_path = home.parent / f"{home.name}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [
-                sys.executable,
-                "-m",
-                "agent",
+                *command,
                 "--port",
                 "0",
                 "--peer-port",
@@ -163,7 +168,7 @@ def agent_process(
                 "0.2",
                 *args,
             ],
-            cwd=REPO,
+            cwd=cwd,
             env=agent_env(home, env),
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -17,6 +17,7 @@ import pytest
 
 from agent.core.bus import GAP_TOPIC, REPLAYED_TOPIC, EventBus, next_event
 from tests.harness import LiveAgent, live_agent, make_settings
+from tests.topics import publish
 
 CLIENTS = 100
 # Generous: before the fix the loop stalled for ~10 s; peers call a node offline after 6 s.
@@ -53,7 +54,7 @@ async def test_non_reading_replay_clients_do_not_stall_the_loop(tmp_path: Path) 
     async with live_agent(make_settings(tmp_path / "home")) as agent:
         bus: EventBus = agent.server.config.app.state.bus
         for i in range(agent.settings.event_ring_size):
-            bus.publish("load.test", {"i": i, **PAYLOAD})
+            publish(bus, "load.test", {"i": i, **PAYLOAD})
         worst, stop = [0.0], asyncio.Event()
         monitor = asyncio.create_task(_lag_monitor(worst, stop))
         writers: list[asyncio.StreamWriter] = []
@@ -72,7 +73,7 @@ async def test_non_reading_replay_clients_do_not_stall_the_loop(tmp_path: Path) 
                     took = time.perf_counter() - begin
                     assert response.status_code == 200
                     assert took < LIVENESS_S, f"/api/health took {took:.2f}s under replay load"
-                    bus.publish("load.test", {"i": -1, **PAYLOAD})
+                    publish(bus, "load.test", {"i": -1, **PAYLOAD})
                     probes += 1
         finally:
             stop.set()
@@ -86,7 +87,7 @@ async def test_non_reading_replay_clients_do_not_stall_the_loop(tmp_path: Path) 
 
 async def test_replay_is_bounded_by_the_queue_and_reports_what_was_skipped() -> None:
     bus = EventBus(ring_size=1000, queue_size=10)
-    events = [bus.publish("t", {"i": i}) for i in range(100)]
+    events = [publish(bus, "t", {"i": i}) for i in range(100)]
     sub = bus.subscribe(["t"], last_event_id=0)
     gap = await next_event(sub, 1)
     assert gap is not None
@@ -104,7 +105,7 @@ async def test_replay_is_bounded_by_the_queue_and_reports_what_was_skipped() -> 
 async def test_each_event_is_encoded_once_for_every_subscriber() -> None:
     bus = EventBus()
     subs = [bus.subscribe(["t"]) for _ in range(3)]
-    event = bus.publish("t", {"n": 1})
+    event = publish(bus, "t", {"n": 1})
     assert event.frame.startswith(b"event: t\n")
     assert f"id: {event.seq}\n".encode() in event.frame
     frames = [(await next_event(s, 1)).frame for s in subs]  # type: ignore[union-attr]

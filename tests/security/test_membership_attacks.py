@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from agent.cluster import records
 from agent.cluster.models import NodeBody
@@ -231,6 +232,7 @@ def test_a_token_with_a_forged_cluster_id_is_refused(pair: list[AgentProcess]) -
     assert real.status_code == 200, real.text
 
 
+@pytest.mark.slow
 def test_a_token_from_before_its_issuer_joined_elsewhere_is_refused(tmp_path: Path) -> None:
     with agent_processes([tmp_path / n for n in ("lone", "hub", "device")]) as agents:
         lone, hub, device = agents
@@ -244,6 +246,7 @@ def test_a_token_from_before_its_issuer_joined_elsewhere_is_refused(tmp_path: Pa
         assert device.info["node_id"] not in node_ids(hub)
 
 
+@pytest.mark.slow
 def test_evict_admitted_from_the_cli_takes_whom_the_node_admitted(tmp_path: Path) -> None:
     with agent_processes([tmp_path / n for n in ("a", "b", "c")]) as (a, b, c):
         assert join(b, a).status_code == 200

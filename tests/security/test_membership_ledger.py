@@ -275,9 +275,9 @@ async def test_evict_lists_and_can_evict_whom_it_admitted(
     await admit(b, e)
     await sync(a, b, c, d, e)
     answer = await joins_of(a).evict(b.id)
-    assert answer["evicted"] is True
-    assert {n["node_id"] for n in answer["admitted"]} == {d.id, e.id}
-    assert answer["also_evicted"] == []
+    assert answer.evicted is True
+    assert {n.node_id for n in answer.admitted} == {d.id, e.id}
+    assert answer.also_evicted == []
     # Kept by the evictor's review: still members, everywhere.
     await sync(a, c, d, e)
     for node in (a, c, d, e):
@@ -288,7 +288,7 @@ async def test_evict_lists_and_can_evict_whom_it_admitted(
     await admit(d, f)
     await sync(a, c, d, e, f)
     answer = await joins_of(a).evict(d.id, evict_admitted=True)
-    assert answer["also_evicted"] == [f.id]
+    assert answer.also_evicted == [f.id]
     assert a.status_of(d.id) == a.status_of(f.id) == EVICTED
 
 
@@ -339,7 +339,7 @@ async def test_bounds_refuse_what_would_break_eviction(trio: list[Node]) -> None
     with pytest.raises(ValidationError):
         Table.model_validate({"cluster_id": cluster_id, "records": [], "nodes": [base] * 257})
     # Eviction depends on nothing the evicted node chose.
-    assert (await joins_of(a).evict(b.id))["evicted"] is True
+    assert (await joins_of(a).evict(b.id)).evicted is True
 
 
 async def test_an_own_entry_seen_newer_elsewhere_is_re_signed(

@@ -46,7 +46,7 @@ def join_body(token_text: str, joiner: Node, **changes: str) -> JoinBody:
 
 
 async def token_of(node: Node) -> str:
-    return str((await joins_of(node).issue_token())["token"])
+    return (await joins_of(node).issue_token()).token
 
 
 async def test_a_token_names_its_issuers_cluster(make_node: MakeNode) -> None:

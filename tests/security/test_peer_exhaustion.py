@@ -96,6 +96,7 @@ def close_all(sockets: list[socket.socket]) -> None:
         sock.close()
 
 
+@pytest.mark.slow
 def test_idle_connections_do_not_starve_the_local_api(target: AgentProcess) -> None:
     pid = target.process.pid
     baseline_fds = psutil.Process(pid).num_fds()
@@ -137,6 +138,7 @@ def test_tls_connections_that_send_nothing_are_closed(target: AgentProcess) -> N
         close_all(sockets)
 
 
+@pytest.mark.slow
 def test_a_trickled_request_head_is_closed_on_time(target: AgentProcess) -> None:
     sock = tls_connect(peer_port(target))
     sock.setblocking(False)

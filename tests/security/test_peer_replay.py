@@ -60,6 +60,7 @@ def test_a_request_signed_for_one_node_does_not_run_on_another(
     assert runs(marker) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lead", [0.0, 30.0], ids=["same-clock", "caller-clock-ahead"])
 def test_a_request_is_not_run_again_after_the_receiver_restarts(
     tmp_path: Path, lead: float

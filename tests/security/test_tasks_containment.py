@@ -101,6 +101,7 @@ async def test_cancel_ends_a_setsid_grandchild(mark: str, tmp_path: Path) -> Non
     assert marked(mark) == []
 
 
+@pytest.mark.slow
 async def test_timeout_ends_a_setsid_grandchild(mark: str, tmp_path: Path) -> None:
     command = ESCAPE.format(pidfile=tmp_path / "pid") + "; sleep 300"
     runner = await start(command, mark, timeout_s=3)
@@ -185,6 +186,7 @@ def running(agent: AgentProcess, task_id: str) -> dict[str, Any]:
     )
 
 
+@pytest.mark.slow
 def test_killed_executor_takes_its_remote_task_with_it(tmp_path: Path, mark: str) -> None:
     # Before: the command (and its setsid child) kept running on the dead node while the
     # submitter retried it elsewhere. Now it ends within about a second of the agent.

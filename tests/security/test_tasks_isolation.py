@@ -52,6 +52,7 @@ def assert_sees_nothing_of(home: Path, done: dict[str, Any]) -> None:
     assert "cwd=" in out
 
 
+@pytest.mark.slow
 def test_remote_task_sees_nothing_of_the_executor(tmp_path: Path) -> None:
     with agent_processes([tmp_path / "submitter", tmp_path / "executor"]) as (submitter, executor):
         form_cluster([submitter, executor])

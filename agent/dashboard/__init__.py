@@ -1,4 +1,8 @@
-"""Serves the bundled web dashboard (the repository's `dashboard/` folder)."""
+"""Serves the web dashboard, whose files ship inside this package (`static/`).
+
+They live in the package, not beside it, so that a wheel carries them and an installed agent
+serves the same page as a source checkout.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,14 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-DEFAULT_DIR = Path(__file__).resolve().parent.parent / "dashboard"
+# Wheels install unzipped, so the package's own folder is a real directory StaticFiles can use.
+DEFAULT_DIR = Path(__file__).resolve().parent / "static"
+
+__all__ = ["DEFAULT_DIR", "routes"]
 
 
 def routes(directory: Path | None = None) -> list[BaseRoute]:
+    """`/` and `/assets/*` from `directory` (the packaged files by default); none if absent."""
     folder = directory or DEFAULT_DIR
     if not (folder / "index.html").is_file():
         return []

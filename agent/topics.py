@@ -1,0 +1,33 @@
+"""Every event topic the agent publishes, gathered from each subsystem's `events.py`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent.cluster.events import TOPICS as CLUSTER
+from agent.core.events import Topic
+from agent.core.stream_events import TOPICS as STREAM
+from agent.discovery.events import TOPICS as DISCOVERY
+from agent.llm.events import TOPICS as LLM
+from agent.storage.events import TOPICS as STORAGE
+from agent.tasks.events import TOPICS as TASKS
+from agent.telemetry.events import TOPICS as TELEMETRY
+
+CATALOGUES: tuple[tuple[Topic[Any], ...], ...] = (
+    CLUSTER,
+    DISCOVERY,
+    LLM,
+    STORAGE,
+    TASKS,
+    TELEMETRY,
+    STREAM,
+)
+
+
+def all_topics() -> list[Topic[Any]]:
+    topics = [t for catalogue in CATALOGUES for t in catalogue]
+    names = [t.name for t in topics]
+    duplicates = {n for n in names if names.count(n) > 1}
+    if duplicates:
+        raise RuntimeError(f"topics declared twice: {sorted(duplicates)}")
+    return sorted(topics, key=lambda t: t.name)

@@ -4,9 +4,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 ARGS ?=
-# pytest-xdist workers. Most test time is spent waiting on subprocess agents, so more workers
-# than cores pays off up to a point; see README's testing section for the measurements.
+# pytest-xdist workers (0: serially). Tests mostly wait on agent subprocesses, so 4 workers on
+# 2 cores beat 2; more than 4 gained nothing (README, Testing).
 WORKERS ?= 4
+# Each test file on one worker, so a module-scoped agent starts once. (loadgroup would be
+# finer, but xdist 3.8 ignores xdist_group under pytest 9.2.)
+PYTEST_PARALLEL := -n $(WORKERS) --dist loadfile
 
 .PHONY: serve test lint format bench clean
 
@@ -25,7 +28,7 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/pytest -n $(WORKERS) $(ARGS)
+	$(BIN)/pytest $(PYTEST_PARALLEL) $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

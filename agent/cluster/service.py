@@ -27,12 +27,26 @@ from agent.core.errors import NotFound
 from agent.core.subsystem import Context
 from agent.telemetry.models import TelemetrySample
 
+ParsedSample = tuple[TelemetrySample | dict[str, Any] | None, NodeResources]
+
 
 class ClusterReport:
     def __init__(self, ctx: Context, membership: Membership) -> None:
         self.ctx = ctx
         self.membership = membership
         self.telemetry: TelemetryReadings = ctx.telemetry
+        # Per node: the last sample seen and what it reads as. A sample is replaced, never
+        # changed, so it is parsed once however often the nodes are listed.
+        self._parsed: dict[str, tuple[Mapping[str, Any], ParsedSample]] = {}
+
+    def _parse(self, node_id: str, sample: Mapping[str, Any] | None) -> ParsedSample:
+        if sample is None:
+            return None, resources_of(self.telemetry, None)
+        cached = self._parsed.get(node_id)
+        if cached is None or cached[0] is not sample:
+            cached = (sample, (readable(sample), resources_of(self.telemetry, sample)))
+            self._parsed[node_id] = cached
+        return cached[1]
 
     def _sample(self, member: Member) -> Mapping[str, Any] | None:
         """The member's latest sample as JSON: live for this node, else its last heartbeat's."""
@@ -45,6 +59,7 @@ class ClusterReport:
         is_self = member.node_id == self.membership.node_id
         live = self.membership.live.get(member.node_id)
         sample = self._sample(member)
+        telemetry, resources = self._parse(member.node_id, sample)
         capabilities = (
             self.ctx.capabilities if is_self else (live.capabilities if live else Capabilities())
         )
@@ -65,8 +80,8 @@ class ClusterReport:
             version=member.version,
             joined_at=member.joined_at,
             capabilities=capabilities,
-            resources=resources_of(self.telemetry, sample),
-            telemetry=readable(sample),
+            resources=resources,
+            telemetry=telemetry,
         )
 
     def nodes(self) -> list[ClusterNode]:

@@ -26,6 +26,10 @@ NOT_IMPORTED = {
     "pytest-xdist",
     "playwright",  # imported through pytest.importorskip by tests/dashboard
     "ruff",
+    "mypy",
+    "types-pyyaml",  # stubs for mypy
+    "types-psutil",
+    "import-linter",  # lint-imports in make lint
     "schemathesis",  # run as a command by tests/ops/test_fuzz.py
     "setuptools",  # builds the wheel in tests/packaging
 }

@@ -140,6 +140,20 @@ def build_chat_routes(router: ChatRouter, store: ChatStore) -> list[BaseRoute]:
         text: list[str] = []
         done: DoneEvent | None = None
         state: Literal["done", "failed", "cancelled"] = "cancelled"
+        stored = False
+
+        async def keep() -> None:
+            # Shielded: a client that went away cancels this stream, but what was generated
+            # is kept.
+            with anyio.CancelScope(shield=True):
+                await store.append(
+                    session_id or "",
+                    "assistant",
+                    "".join(text),
+                    time.time(),
+                    stats=_stats(MessageStats, record, done, partial=state != "done"),
+                )
+
         try:
             async for event in events:
                 if isinstance(event, TokenEvent):
@@ -153,21 +167,16 @@ def build_chat_routes(router: ChatRouter, store: ChatStore) -> list[BaseRoute]:
                     state = "failed"
                     yield StreamError(error=event.error, error_code="LLM_GENERATION_FAILED")
                     return
+            if session_id is not None and text:
+                # Before `done` goes out: a client that reads the session on `done` sees it.
+                await keep()
+                stored = True
             yield _stats(ChatDone, record, done, session_id=session_id, content="".join(text))
         finally:
             if record.state == "running":
                 router.inferences.finish(record, state, done)
-            if session_id is not None and text:
-                # Shielded: a client that went away cancels this stream, but what was
-                # generated is kept.
-                with anyio.CancelScope(shield=True):
-                    await store.append(
-                        session_id,
-                        "assistant",
-                        "".join(text),
-                        time.time(),
-                        stats=_stats(MessageStats, record, done, partial=state != "done"),
-                    )
+            if session_id is not None and text and not stored:
+                await keep()
 
     async def chat(request: Request) -> Response:
         body = await read_json(request, ChatBody)

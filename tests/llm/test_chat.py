@@ -108,6 +108,23 @@ async def test_sessions_keep_the_conversation(llm_agent) -> None:
         assert (await client.get(f"/api/llm/sessions/{sid}")).status_code == 404
 
 
+async def test_the_answer_is_in_the_session_when_done_arrives(llm_agent) -> None:
+    agent, _ = llm_agent
+    async with agent.client() as client:
+        sid = (await client.post("/api/llm/sessions", json={})).json()["session_id"]
+        for turn in range(1, 6):
+            async with client.stream(
+                "POST", "/api/llm/chat", json={"model": MODEL, "session_id": sid, "message": "hi"}
+            ) as response:
+                async for kind, _ in sse(response):
+                    if kind == "done":
+                        break
+            # Read at once: the answer must already be stored when `done` arrives.
+            messages = (await client.get(f"/api/llm/sessions/{sid}")).json()["messages"]
+            assert len(messages) == 2 * turn
+            assert messages[-1]["role"] == "assistant"
+
+
 async def test_disconnect_mid_answer_keeps_what_was_said(llm_agent) -> None:
     agent, fake = llm_agent
     gate = fake.hold()

@@ -12,7 +12,7 @@ from pydantic import TypeAdapter
 from agent.client import ChatSessionDetail, LlmStatus, ModelCatalog, ModelPlan, PullEvent
 from cli.commands import llm_views as views
 from cli.commands.llm import PullMeter
-from tests.client.test_client_llm import CATALOG, DONE, ESTIMATES, GIB, NODE, SESSION, STATUS
+from tests.client.llm_answers import CATALOG, DONE, ESTIMATES, GIB, NODE, SESSION, STATUS
 
 PLAN: TypeAdapter[ModelPlan] = TypeAdapter(ModelPlan)
 FIT = {"node_id": NODE, "usable_bytes": 2, "headroom_bytes": 1, "vram_only": False}

@@ -25,8 +25,8 @@ class ModelEstimates(Answer):
     layers: int
     overhead_bytes: int
     total_bytes: int = Field(description="Weights + KV cache + runtime overhead.")
-    assumptions: list[str]
-    warnings: list[str]
+    assumptions: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
 
 
 class ModelFit(Answer):

@@ -45,9 +45,11 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any, Literal
+
+from agent.llm.models_plan import ModelEstimates, ModelFit, ModelPlacement, ModelShard
 
 MIB = 1 << 20
 GIB = 1 << 30
@@ -64,8 +66,6 @@ BITS_PER_WEIGHT: dict[str, float] = {
 }
 # fmt: on
 _SIZE_SUFFIX = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
-
-Verdict = Literal["single_node", "split", "infeasible"]
 
 
 @dataclass(frozen=True)
@@ -91,65 +91,6 @@ class Node:
         )
 
 
-@dataclass
-class Estimates:
-    """The sizes a plan was computed from, plus how they were obtained."""
-
-    weights_bytes: int
-    weights_source: Literal["disk", "parameters"]
-    bits_per_weight: float
-    embedding_bytes: int
-    per_layer_bytes: int
-    kv_cache_bytes: int
-    kv_per_layer_bytes: int
-    context_length: int
-    layers: int
-    overhead_bytes: int
-    total_bytes: int
-    assumptions: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Fit:
-    """A node that can hold the whole model."""
-
-    node_id: str
-    name: str
-    usable_bytes: int
-    headroom_bytes: int
-    vram_only: bool
-
-
-@dataclass
-class Shard:
-    """Layers [start, end) of a split placed on one node; ``bytes`` ≤ ``usable_bytes``."""
-
-    node_id: str
-    name: str
-    start: int
-    end: int
-    layers: int
-    bytes: int
-    usable_bytes: int
-    embedding: bool
-    output: bool
-
-
-@dataclass
-class Plan:
-    """The planner's answer; :meth:`as_dict` is JSON-ready."""
-
-    verdict: Verdict
-    estimates: Estimates
-    fits_on: list[Fit] = field(default_factory=list)
-    shards: list[Shard] = field(default_factory=list)
-    shortfall_bytes: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 def parse_parameter_size(text: Any) -> int | None:
     """``"8.0B"`` → 8_000_000_000, ``"494.03M"`` → 494_030_000; None if not of that form."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMBT])\s*", str(text or ""), re.IGNORECASE)
@@ -163,7 +104,7 @@ def _positive_int(value: Any) -> int | None:
 
 def estimate(
     show: Mapping[str, Any], size_bytes: int | None = None, context_length: int | None = None
-) -> Estimates:
+) -> ModelEstimates:
     """Estimate a model's memory needs from ``/api/show`` (see the module docstring).
 
     Raises ValueError when neither the size on disk nor a parameter count is known, or when
@@ -237,7 +178,7 @@ def estimate(
         if layers:
             warnings.append("attention shape unknown: KV cache not estimated")
     kv_total = kv_per_layer * (layers or 1)
-    return Estimates(
+    return ModelEstimates(
         weights_bytes=weights,
         weights_source=source,
         bits_per_weight=bpw,
@@ -269,7 +210,7 @@ def plan(
     size_bytes: int | None = None,
     context_length: int | None = None,
     reserve_bytes: int | None = None,
-) -> Plan:
+) -> ModelPlacement:
     """Decide where ``show``'s model runs: one node if any fits, else a split, else infeasible.
 
     ``reserve_bytes`` overrides the per-node reserve for every node (see :func:`usable_bytes`).
@@ -284,23 +225,46 @@ def plan(
     ]
     need = est.total_bytes
     fits = [
-        Fit(node.node_id, node.name, usable, usable - need, node.free_vram >= need)
+        ModelFit(
+            node_id=node.node_id,
+            name=node.name,
+            usable_bytes=usable,
+            headroom_bytes=usable - need,
+            vram_only=node.free_vram >= need,
+        )
         for node, usable in pool
         if usable >= need
     ]
     if fits:
         fits.sort(key=lambda f: (not f.vram_only, -f.usable_bytes, f.node_id))
-        return Plan("single_node", est, fits_on=fits)
+        return _placement("single_node", est, fits_on=fits)
     shards = _split(est, pool)
     if shards:
-        return Plan("split", est, shards=shards)
+        return _placement("split", est, shards=shards)
     shortfall = max(0, need - sum(usable for _, usable in pool))
     if pool and not shortfall:
         est.warnings.append("enough memory in total, but not divisible at layer granularity")
-    return Plan("infeasible", est, shortfall_bytes=shortfall)
+    return _placement("infeasible", est, shortfall_bytes=shortfall)
 
 
-def _split(est: Estimates, pool: list[tuple[Node, int]]) -> list[Shard]:
+def _placement(
+    verdict: Literal["single_node", "split", "infeasible"],
+    estimates: ModelEstimates,
+    *,
+    fits_on: list[ModelFit] | None = None,
+    shards: list[ModelShard] | None = None,
+    shortfall_bytes: int = 0,
+) -> ModelPlacement:
+    return ModelPlacement(
+        verdict=verdict,
+        estimates=estimates,
+        fits_on=fits_on or [],
+        shards=shards or [],
+        shortfall_bytes=shortfall_bytes,
+    )
+
+
+def _split(est: ModelEstimates, pool: list[tuple[Node, int]]) -> list[ModelShard]:
     """Memory-weighted contiguous split, or [] when the nodes cannot hold every layer."""
     n_layers, overhead = est.layers, est.overhead_bytes
     layer = max(1, est.per_layer_bytes + est.kv_per_layer_bytes)
@@ -331,16 +295,16 @@ def _split(est: Estimates, pool: list[tuple[Node, int]]) -> list[Shard]:
         counts[i] += 1
     bounds = list(accumulate(counts, initial=0))
     return [
-        Shard(
-            node.node_id,
-            node.name,
-            bounds[i],
-            bounds[i + 1],
-            counts[i],
-            counts[i] * layer + fixed(i, k),
-            usable,
-            i == 0,
-            i == k - 1,
+        ModelShard(
+            node_id=node.node_id,
+            name=node.name,
+            start=bounds[i],
+            end=bounds[i + 1],
+            layers=counts[i],
+            bytes=counts[i] * layer + fixed(i, k),
+            usable_bytes=usable,
+            embedding=i == 0,
+            output=i == k - 1,
         )
         for i, (node, usable) in enumerate(chosen)
     ]

@@ -28,7 +28,6 @@ from agent.llm.models import (
     ModelCatalog,
     ModelDeleted,
     ModelHolder,
-    ModelPlacement,
     ModelPlan,
     ModelPlanUnknown,
 )
@@ -151,7 +150,7 @@ def _placement(facts: ModelFacts, pool: list[Node]) -> ModelPlan:
         verdict = plan(show, pool, size_bytes=facts.size or None)
     except ValueError as exc:
         return ModelPlanUnknown(verdict="unknown", reason=str(exc))
-    return ModelPlacement.model_validate(verdict, from_attributes=True)
+    return verdict
 
 
 def _free_memory(sample: Mapping[str, Any] | None) -> tuple[int, int]:

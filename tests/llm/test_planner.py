@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
+from agent.llm.models_plan import ModelPlacement
 from agent.llm.planner import (
     GIB,
     MIB,
     Node,
-    Plan,
     estimate,
     parse_parameter_size,
     plan,
@@ -82,7 +82,7 @@ def default_usable(free: int) -> int:
     return max(0, free - max(GIB, free // 10))
 
 
-def check_split(result: Plan, nodes: list[dict[str, Any]]) -> None:
+def check_split(result: ModelPlacement, nodes: list[dict[str, Any]]) -> None:
     """Invariants every split must satisfy."""
     est = result.estimates
     shards = result.shards
@@ -163,8 +163,8 @@ def test_70b_splits_over_16_24_32_gb_nodes() -> None:
     for shard in shards:
         assert abs(shard.layers - 80 * shard.usable_bytes / total) <= 1
     assert shards[0].layers > shards[1].layers > shards[2].layers
-    json.dumps(result.as_dict())  # JSON-ready
-    assert result.as_dict()["shards"][0]["node_id"] == "n32"
+    json.dumps(result.model_dump())  # JSON-ready
+    assert result.model_dump()["shards"][0]["node_id"] == "n32"
 
 
 def test_unknown_size_uses_parameter_count_and_quantization() -> None:
@@ -275,7 +275,7 @@ def test_no_nodes_is_infeasible() -> None:
     result = plan(LLAMA_8B, [], size_bytes=LLAMA_8B_SIZE)
     assert result.verdict == "infeasible"
     assert result.shortfall_bytes == result.estimates.total_bytes
-    assert result.as_dict()["verdict"] == "infeasible"
+    assert result.model_dump()["verdict"] == "infeasible"
 
 
 def test_enough_total_memory_that_cannot_be_divided_is_infeasible() -> None:
@@ -359,5 +359,5 @@ def test_random_node_sets_respect_the_split_invariants() -> None:
                 (u - est.overhead_bytes - est.embedding_bytes) // layer for u in usable.values()
             ]
             assert sum(max(0, s) for s in spare) < est.layers
-        json.dumps(result.as_dict())
+        json.dumps(result.model_dump())
     assert verdicts == {"single_node", "split", "infeasible"}

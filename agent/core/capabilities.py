@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 MAX_MODELS = 512
 MAX_NAME = 256
@@ -58,11 +58,12 @@ class LlmCapability(BaseModel):
 
 
 class Capabilities(BaseModel):
+    # Strict scalars: a claim of "yes" or "3" is refused, not coerced.
     model_config = ConfigDict(extra="ignore", validate_assignment=True)
 
-    remote_exec: bool | None = None
-    max_tasks: int | None = Field(default=None, ge=0, le=4096)
-    tasks_busy: int | None = Field(default=None, ge=0, le=1 << 20)
-    storage_free: int | None = _BYTES
-    storage_used: int | None = _BYTES
+    remote_exec: StrictBool | None = None
+    max_tasks: StrictInt | None = Field(default=None, ge=0, le=4096)
+    tasks_busy: StrictInt | None = Field(default=None, ge=0, le=1 << 20)
+    storage_free: StrictInt | None = _BYTES
+    storage_used: StrictInt | None = _BYTES
     llm: LlmCapability | None = None

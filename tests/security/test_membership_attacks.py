@@ -267,3 +267,29 @@ def test_evict_admitted_from_the_cli_takes_whom_the_node_admitted(tmp_path: Path
                 10,
                 "the evicted nodes to be told",
             )
+
+
+def test_a_member_cannot_claim_out_of_range_capabilities(trio: list[AgentProcess]) -> None:
+    a, b, _ = trio
+    hostile = identity_of(b)
+    for claim in (
+        {"max_tasks": 10**9},
+        {"storage_free": 2**70},
+        {"tasks_busy": -1},
+        {"llm": {"up": True, "models": [{"name": "x" * 10_000}]}},
+        {"remote_exec": "yes"},
+    ):
+        refused = post_as(hostile, a, "/peer/heartbeat", {**HEARTBEAT, "capabilities": claim})
+        assert refused.status_code == 400, (claim, refused.text)
+        assert refused.json()["error_code"] == "VALIDATION_ERROR"
+        capabilities = call(a, "GET", f"/api/nodes/{hostile.node_id}").json()["capabilities"]
+        for key in claim:
+            assert capabilities.get(key) != claim[key]
+    # A newer member's unknown capability is ignored, not refused.
+    taken = post_as(
+        hostile, a, "/peer/heartbeat", {**HEARTBEAT, "capabilities": {"max_tasks": 3, "new": 1}}
+    )
+    assert taken.status_code == 200, taken.text
+    capabilities = call(a, "GET", f"/api/nodes/{hostile.node_id}").json()["capabilities"]
+    assert capabilities["max_tasks"] == 3
+    assert "new" not in capabilities

@@ -21,6 +21,15 @@ class NodeChange(Answer):
     self: bool = Field(description="True when the event is about the node that publishes it")
 
 
+class MemberSample(Answer):
+    """A member's newest telemetry sample, as its heartbeat brought it (passed on as it came)."""
+
+    node_id: str
+    name: str
+    last_seen: float = Field(description="Unix time this node last heard from it")
+    telemetry: dict[str, Any] = Field(description="Its sample, in the shape of `node.telemetry`")
+
+
 def _topic(name: str, summary: str) -> Topic[NodeChange]:
     return Topic(name, NodeChange, summary)
 
@@ -43,6 +52,13 @@ NODE_EVICTED = _topic(
     "A member was evicted (on the evicted node too, with `self` true: it is then alone).",
 )
 
+NODE_HEARTBEAT = Topic(
+    "node.heartbeat",
+    MemberSample,
+    "Another member's heartbeat brought a new telemetry sample (once per sample; this node's "
+    "own samples are `node.telemetry`).",
+)
+
 TOPICS: tuple[Topic[Any], ...] = (
     NODE_JOINED,
     NODE_ONLINE,
@@ -50,4 +66,5 @@ TOPICS: tuple[Topic[Any], ...] = (
     NODE_OFFLINE,
     NODE_LEFT,
     NODE_EVICTED,
+    NODE_HEARTBEAT,
 )

@@ -59,7 +59,19 @@ class LivenessTracking:
         live.heard_at = time.monotonic()
         live.last_seen = self.ctx.clock()
         if telemetry is not None:
+            fresh = live.telemetry is None or live.telemetry.get("ts") != telemetry.get("ts")
             live.telemetry = telemetry
+            if fresh:
+                # Both ends of a heartbeat carry a sample, so one sample can arrive twice.
+                self.ctx.bus.publish(
+                    events.NODE_HEARTBEAT,
+                    events.MemberSample(
+                        node_id=node_id,
+                        name=member.name,
+                        last_seen=live.last_seen,
+                        telemetry=telemetry,
+                    ),
+                )
         if capabilities is not None:
             live.capabilities = capabilities
         if observed and observed not in member.addresses:

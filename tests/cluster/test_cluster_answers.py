@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.cluster.events import TOPICS, NodeChange
+from agent.cluster.events import NODE_HEARTBEAT, TOPICS, MemberSample, NodeChange
 from agent.cluster.models import ClusterNode, NodeList
 from agent.core.stream_events import STREAM_GAP, StreamGap
 from agent.telemetry.events import NODE_TELEMETRY
@@ -111,7 +111,17 @@ def check_node_events(agent: AgentProcess, expected: set[str]) -> None:
     assert samples
     for data in samples:
         assert TelemetrySample.model_validate(data).model_dump(mode="json") == data
-    cluster_events = [(t, d) for t, d in seen if t != NODE_TELEMETRY.name]
+    heartbeats = [d for t, d in seen if t == NODE_HEARTBEAT.name]
+    # Both ends of a heartbeat carry a sample; each sample is still published once.
+    assert len({(d["node_id"], d["telemetry"]["ts"]) for d in heartbeats}) == len(heartbeats)
+    for data in heartbeats:
+        sample = MemberSample.model_validate(data)
+        assert sample.model_dump(mode="json") == data
+        assert sample.node_id != agent.info["node_id"]
+        TelemetrySample.model_validate(sample.telemetry)
+    cluster_events = [
+        (t, d) for t, d in seen if t not in (NODE_TELEMETRY.name, NODE_HEARTBEAT.name)
+    ]
     assert expected <= {t for t, _ in cluster_events}, cluster_events
     for topic, data in cluster_events:
         assert topic in declared, topic

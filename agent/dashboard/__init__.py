@@ -25,6 +25,7 @@ DEFAULT_DIR = Path(__file__).resolve().parent / "static"
 RESERVED = frozenset({"api", "v1", "peer", "assets", "login", "join", "mcp"})
 # A page URL is short and plain; anything else is not a page.
 MAX_PAGE_PATH = 512
+ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 __all__ = ["DEFAULT_DIR", "RESERVED", "routes"]
 
@@ -56,5 +57,5 @@ def routes(directory: Path | None = None) -> list[BaseRoute]:
         Mount("/assets", StaticFiles(directory=folder / "assets", check_dir=False), name="assets"),
         # Last, so that every real route matches first; any method, so that a wrong one on an
         # unknown path stays a 404 rather than a 405.
-        Route("/{page:path}", page),
+        Route("/{page:path}", page, methods=ANY_METHOD),
     ]

@@ -22,17 +22,13 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright import sync_api
 
 from tests.fakes.ollama import FakeOllama, FakeOllamaProcess, fake_ollama_process
 from tests.harness import REPO, AgentProcess, agent_process, call, form_cluster
 
 CHROMIUM = shutil.which("chromium") or (
     "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
-)
-if CHROMIUM is None:
-    pytest.skip("Chromium not installed (apt-get install -y chromium)", allow_module_level=True)
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="playwright not installed (pip install playwright)"
 )
 Page = sync_api.Page
 expect = sync_api.expect
@@ -48,7 +44,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 TIMEOUT_MS = 15_000
-MODEL_A = "llama3.2:1b"
+MODEL_A = "llama3.2:3b"
 MODEL_B = "qwen2.5:0.5b"
 REPLY = "The fabric answers from the double."
 ARTIFACTS = Path(os.environ.get("OPENFABRIC_ARTIFACTS", REPO / "build" / "artifacts"))
@@ -88,6 +84,8 @@ def fabric(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fabric]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    if CHROMIUM is None:
+        pytest.skip("Chromium not installed (apt-get install -y chromium)")
     with sync_api.sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
@@ -103,6 +101,7 @@ class Dash:
     page: Any
     agent: AgentProcess
     problems: list[str] = field(default_factory=list)
+    requests: list[Any] = field(default_factory=list)
     allowed: list[re.Pattern[str]] = field(default_factory=list)
 
     def goto(self, path: str) -> None:
@@ -161,6 +160,7 @@ def open_dash(browser: Any, agent: AgentProcess, viewport: dict[str, int] = DESK
     page.set_default_timeout(TIMEOUT_MS)
     dash = Dash(page, agent)
     watch(page, dash.problems)
+    page.on("request", lambda request: dash.requests.append(request))
     page.goto(login_url(agent))
     expect(page.locator("#conn")).to_have_attribute("data-state", "live")
     return dash

@@ -6,17 +6,20 @@ import { $, h, setText } from "./core/dom.js";
 import * as events from "./core/events.js";
 import * as router from "./core/router.js";
 import * as store from "./core/store.js";
-import cluster from "./pages/cluster.js";
-import health from "./pages/health.js";
-import models from "./pages/models.js";
-import nodePage from "./pages/node.js";
-import notFound from "./pages/not-found.js";
-import overview from "./pages/overview.js";
-import storage from "./pages/storage.js";
-import tasks from "./pages/tasks.js";
 
-// Navigation order; a page without `nav` is reachable by link only (a node's page).
-const PAGES = [overview, nodePage, tasks, storage, models, cluster, health];
+// Every page, in navigation order. A page's module loads when it is first shown, so a page
+// that fails to load breaks only itself. `nav: null`: reachable by link only; `section`: the
+// nav entry it belongs to.
+const PAGES = [
+  { id: "overview", title: "Overview", nav: "Overview", paths: ["/"], load: () => import("./pages/overview.js") },
+  { id: "node", title: "Node", nav: null, section: "overview", paths: ["/nodes/:id"], load: () => import("./pages/node.js") },
+  { id: "tasks", title: "Tasks", nav: "Tasks", paths: ["/tasks", "/tasks/:id"], load: () => import("./pages/tasks.js") },
+  { id: "storage", title: "Storage", nav: "Storage", paths: ["/storage", "/storage/:path*"], load: () => import("./pages/storage.js") },
+  { id: "models", title: "Models & chat", nav: "Models & chat", paths: ["/models", "/chat", "/chat/:session"], load: () => import("./pages/models.js") },
+  { id: "cluster", title: "Cluster", nav: "Cluster", paths: ["/cluster"], load: () => import("./pages/cluster.js") },
+  { id: "health", title: "Health", nav: "Health", paths: ["/health"], load: () => import("./pages/health.js") },
+];
+const NOT_FOUND = { id: "not-found", title: "Not found", paths: [], load: () => import("./pages/not-found.js") };
 const CONN_TEXT = {
   connecting: "Connecting…",
   live: "Live",
@@ -50,9 +53,6 @@ function routed(page) {
   $("#nav-toggle").setAttribute("aria-expanded", "false");
   const name = store.cluster.status?.node_name;
   document.title = `${page.title}${name ? ` · ${name}` : ""} · OpenFabric`;
-  // After a navigation (not the first load), focus the new page's heading for screen readers.
-  if (routed.once) requestAnimationFrame(() => $("#view .page-title")?.focus({ preventScroll: true }));
-  routed.once = true;
 }
 
 // ---- theme ------------------------------------------------------------------------------
@@ -152,7 +152,7 @@ async function boot() {
   store.start();
   events.start();
   for (const page of PAGES) router.register(page);
-  router.setNotFound(notFound);
+  router.setNotFound(NOT_FOUND);
   router.start($("#view"), routed);
 }
 

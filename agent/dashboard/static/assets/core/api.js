@@ -78,9 +78,10 @@ export const apiReport = (path, options = {}) => api(path, { answers: [503], ...
 
 /**
  * Reads a text/event-stream body. Yields {event, data, id} with `data` parsed as JSON when it
- * is JSON. Ends when the stream ends; aborting the request's signal stops it.
+ * is JSON. Ends when the stream ends; aborting the request's signal stops it. `onBytes` is
+ * called on every chunk, keep-alive comments included (to notice a stream gone silent).
  */
-export async function* readEvents(res) {
+export async function* readEvents(res, { onBytes } = {}) {
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
   let frame = { event: "message", data: [], id: null };
@@ -88,6 +89,7 @@ export async function* readEvents(res) {
     for (;;) {
       const { value, done } = await reader.read();
       if (done) return;
+      onBytes?.();
       buffer += value;
       let cut;
       while ((cut = buffer.search(/\r\n|\r|\n/)) >= 0) {

@@ -1,4 +1,4 @@
-// Building and updating DOM without innerHTML: text is always text, never markup.
+// Building and updating DOM from nodes, never from markup strings: text stays text.
 
 /** h("button", { className: "x", onclick, dataset: {id}, "aria-label": "..." }, ...children) */
 export function h(tag, props = {}, ...children) {

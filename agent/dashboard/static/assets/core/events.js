@@ -5,6 +5,10 @@
 // Last-Event-ID, so the agent replays what was missed; when it could not (`stream.gap`) or the
 // connection was down, listeners of "stream.resync" are told to reload what they show.
 //
+// A stream can also die silently (a laptop that slept, a frozen agent, a changed network):
+// the agent sends telemetry every second and keep-alives, so a stream with no bytes for much
+// longer than the longest gap seen so far is treated as dropped.
+//
 // States: "connecting" (first attempt), "live", "reconnecting", "signed-out".
 
 import { readEvents, request } from "./api.js";
@@ -19,6 +23,9 @@ let hadDrop = false;
 
 const RETRY_FIRST_MS = 500;
 const RETRY_MAX_MS = 8000;
+const STALE_MIN_MS = 5000;
+const STALE_MAX_MS = 60000;
+let longestGapMs = 0;
 
 const matches = (prefix, topic) =>
   prefix === "*" || topic === prefix || topic.startsWith(`${prefix}.`);
@@ -60,10 +67,30 @@ function dispatch(topic, data, id) {
 
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Aborts the connection when it has been silent too long; answers the stop function. */
+function watchdog(ctl) {
+  let last = performance.now();
+  const staleMs = () => Math.min(STALE_MAX_MS, Math.max(STALE_MIN_MS, 3 * longestGapMs));
+  const timer = setInterval(() => {
+    if (performance.now() - last > staleMs()) {
+      ctl.stale = true;
+      ctl.abort();
+    }
+  }, 1000);
+  const bytes = () => {
+    const now = performance.now();
+    longestGapMs = Math.max(longestGapMs, now - last);
+    last = now;
+  };
+  return { bytes, stop: () => clearInterval(timer) };
+}
+
 async function loop() {
   let retry = RETRY_FIRST_MS;
   while (running) {
     controller = new AbortController();
+    const ctl = controller;
+    const dog = watchdog(ctl);
     try {
       const headers = lastId != null ? { "Last-Event-ID": lastId } : {};
       const res = await request("/api/events", {
@@ -74,18 +101,20 @@ async function loop() {
       setState("live");
       retry = RETRY_FIRST_MS;
       if (hadDrop) dispatch("stream.resync", { reason: "reconnected" }, null);
-      for await (const ev of readEvents(res)) {
+      for await (const ev of readEvents(res, { onBytes: dog.bytes })) {
         if (ev.id != null && ev.id !== "") lastId = ev.id;
         if (ev.event === "stream.gap") dispatch("stream.resync", { reason: "gap" }, ev.id);
         dispatch(ev.event, ev.data, ev.id);
       }
     } catch (err) {
-      if (!running || err.name === "AbortError") return;
+      if (!running || (err.name === "AbortError" && !ctl.stale)) return;
       if (err.status === 401) {
         running = false;
         setState("signed-out");
         return;
       }
+    } finally {
+      dog.stop();
     }
     if (!running) return;
     hadDrop = true;

@@ -1,6 +1,7 @@
-// Client-side routing: one URL per page, history back/forward, deep links. Each page is a
-// module (see docs/dashboard.md) mounted into the view with a context whose subscriptions,
-// timers and requests all end when the page is left.
+// Client-side routing: one URL per page, history back/forward, deep links. Each page is an
+// entry of app.js's PAGES ({id, title, nav, paths, load}) whose module's default export has
+// `mount(view, ctx)` (see docs/dashboard.md); its context's subscriptions, timers and requests
+// all end when the page is left.
 
 import * as events from "./events.js";
 import { onCluster } from "./store.js";
@@ -90,22 +91,31 @@ function context(params, cleanups, controller) {
   };
 }
 
+let rendered = 0;
+
 export async function render() {
+  rendered += 1;
   unmount();
   const { page, params } = match(location.pathname);
   const cleanups = [];
   const controller = new AbortController();
-  current = { page, cleanups, controller };
+  const mine = { page, cleanups, controller };
+  current = mine;
   view.replaceChildren();
   view.dataset.page = page.id;
   onRouted(page);
   try {
-    const cleanup = await page.mount(view, context(params, cleanups, controller));
+    const module = await page.load();
+    if (current !== mine) return;
+    const cleanup = await module.default.mount(view, context(params, cleanups, controller));
     if (typeof cleanup === "function") cleanups.push(cleanup);
+    // After a navigation (not the first load), the new page's heading takes the focus, so a
+    // screen reader announces where the user landed.
+    if (rendered > 1 && current === mine) view.querySelector(".page-title")?.focus({ preventScroll: true });
   } catch (err) {
     if (err.name === "AbortError" || err.status === 401) return;
     console.warn(`page ${page.id} failed to load`, err);
-    if (current?.page === page) view.replaceChildren(errorBox(err, `${page.title} could not load`));
+    if (current === mine) view.replaceChildren(errorBox(err, `${page.title} could not load`));
   }
 }
 

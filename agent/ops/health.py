@@ -81,4 +81,6 @@ class HealthService:
         bus = self.ctx.bus
         if bus.closed:
             return FAIL, "event bus is closed"
-        return PASS, f"{bus.subscriber_count} subscribers, {bus.dropped_total} events dropped"
+        subscribers = bus.subscriber_count
+        noun = "subscriber" if subscribers == 1 else "subscribers"
+        return PASS, f"{subscribers} {noun}, {bus.dropped_total} events dropped"

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from agent.tasks.models import (
     RUNNING,
+    SCHEDULED,
     VIEW_OUTPUT_BYTES,
     BreakerSnapshot,
     DispatchLatency,
@@ -86,7 +87,9 @@ def scheduler_stats(scheduler: Scheduler, cluster: ClusterView) -> SchedulerStat
         )
         for member in cluster.members()
     ]
-    inflight = scheduler.inflight.values()
+    # A dispatch stays listed until its outcome is recorded and published; one whose task has
+    # already ended (or gone back to the queue) is not in flight any more.
+    inflight = [d for d in scheduler.inflight.values() if d.task.state in (SCHEDULED, RUNNING)]
     return SchedulerStats(
         queue_depth=len(scheduler.queue),
         in_flight=len(inflight),

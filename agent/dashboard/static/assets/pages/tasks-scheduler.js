@@ -6,9 +6,7 @@ import { api } from "../core/api.js";
 import { h, setText } from "../core/dom.js";
 import { num } from "../core/store.js";
 import { badge, empty, errorBox, gauge, panel, setBadge, table } from "../core/ui.js";
-import { FINAL } from "./tasks-common.js";
 
-const SETTLE_MS = 750;
 
 const ms = (x) => (num(x) == null ? "—" : `${x < 10 ? x.toFixed(1) : Math.round(x)} ms`);
 
@@ -127,19 +125,8 @@ export function schedulerPanel(ctx) {
     return inFlight;
   }
 
-  // The scheduler publishes a task's end a moment before it lets go of the dispatch, so a
-  // read right on that event can still count the task in flight: read once more shortly after.
-  let settle = null;
-  ctx.onCleanup(() => clearTimeout(settle));
-  function onTask(task) {
-    refresh();
-    if (!FINAL.includes(task?.state)) return;
-    clearTimeout(settle);
-    settle = setTimeout(refresh, SETTLE_MS);
-  }
-
   ctx.on("scheduler.breaker", () => refresh());
-  ctx.on("task", onTask);
+  ctx.on("task", () => refresh());
   ctx.on("stream.resync", () => refresh());
   ctx.onCluster((change) => {
     if (change.kind !== "telemetry") refresh();

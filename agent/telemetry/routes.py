@@ -1,15 +1,18 @@
-"""HTTP surface of telemetry: this node's recent samples."""
+"""HTTP surface of telemetry: a node's recent samples (another member's are asked of it), and
+the peer route through which members answer for their own."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 
 from agent.core.errors import NotFound
-from agent.core.http import QueryParam, api_route, json_response, parse_query
+from agent.core.http import QueryParam, api_route, json_response, parse_query, read_json
+from agent.core.subsystem import Context
 from agent.telemetry.models import TelemetryHistory
+from agent.telemetry.remote import PATH, HistoryAsk, member_history, thin
 from agent.telemetry.service import TelemetryService
 
 
@@ -22,18 +25,23 @@ def query_model(window: float) -> type[BaseModel]:
     return TelemetryQuery
 
 
-def routes(service: TelemetryService) -> list[BaseRoute]:
+def routes(service: TelemetryService, ctx: Context) -> list[BaseRoute]:
     query_type = query_model(service.window)
 
     async def node_telemetry(request: Request) -> Response:
         query = parse_query(request, query_type)
+        seconds = getattr(query, "seconds", None)
         node_id = request.path_params["node_id"]
-        if node_id != service.node_id:
+        if node_id == service.node_id:
+            samples = service.history(seconds)
+            history = TelemetryHistory(node_id=node_id, samples=samples, count=len(samples))
+            return json_response(history)
+        member = ctx.cluster.member(node_id)
+        if member is None:
             raise NotFound(
                 f"no node with id {node_id}", code="NODE_NOT_FOUND", details={"node_id": node_id}
             )
-        samples = service.history(getattr(query, "seconds", None))
-        return json_response(TelemetryHistory(node_id=node_id, samples=samples, count=len(samples)))
+        return json_response(await member_history(ctx.peers, member, seconds))
 
     return [
         api_route(
@@ -41,7 +49,8 @@ def routes(service: TelemetryService) -> list[BaseRoute]:
             node_telemetry,
             methods=["GET"],
             tag="telemetry",
-            summary="Recent telemetry samples of a node, oldest first.",
+            summary="Recent telemetry samples of a node, oldest first; another member's are "
+            "asked of it (at most 1500, evenly spread).",
             query=[
                 QueryParam(
                     "seconds",
@@ -49,7 +58,22 @@ def routes(service: TelemetryService) -> list[BaseRoute]:
                     f"Only samples from the last N seconds (0 < N <= {service.window:g})",
                 )
             ],
-            responses={400: "Invalid query", 404: "NODE_NOT_FOUND"},
+            responses={
+                400: "Invalid query",
+                404: "NODE_NOT_FOUND",
+                503: "NODE_UNREACHABLE (the member did not answer)",
+            },
             answer=TelemetryHistory,
         )
     ]
+
+
+def peer_routes(service: TelemetryService) -> list[BaseRoute]:
+    async def history(request: Request) -> Response:
+        ask = await read_json(request, HistoryAsk)
+        samples = thin(service.history(ask.seconds), ask.limit)
+        return json_response(
+            TelemetryHistory(node_id=service.node_id, samples=samples, count=len(samples))
+        )
+
+    return [Route(PATH, history, methods=["POST"])]

@@ -22,7 +22,10 @@ class TelemetrySubsystem:
         self.service = service
 
     def routes(self) -> list[BaseRoute]:
-        return _routes.routes(self.service)
+        return _routes.routes(self.service, self._ctx)
+
+    def peer_routes(self) -> list[BaseRoute]:
+        return _routes.peer_routes(self.service)
 
     async def start(self) -> None:
         # one sample before the loop, so latest() is never None once the agent is up

@@ -1,5 +1,5 @@
 """A node's page against a real two-member cluster: facts as /api/nodes/{id} answers them,
-charts from this node's history (another member's start from its live samples), deep links,
+charts from the node's history (another member's asked of it), deep links,
 back/forward, an unknown id, the phone layout and both themes."""
 
 from __future__ import annotations
@@ -83,16 +83,21 @@ def test_this_node_shows_facts_and_charts_from_its_history(dash: Dash, fabric: F
     assert points(dash, "network") > loaded
 
 
-def test_another_member_deep_link_charts_start_from_live_samples(
+def test_another_member_deep_link_charts_start_from_its_history(
     dash: Dash, fabric: Fabric
 ) -> None:
     node = node_of(fabric, fabric.b)
+    history = fabric.call("GET", f"/api/nodes/{node['node_id']}/telemetry")
+    assert history["count"] >= 5
     dash.goto(f"/nodes/{node['node_id']}")
     expect_facts(dash, node)
     note = dash.page.locator('[data-field="history"]')
-    expect(note).to_contain_text("History is kept for this node only")
+    # Asked of bravo by alpha over the peer channel, then continued from its heartbeats.
+    expect(note).to_contain_text("from bravo's history, then live")
     expect(dash.page.locator('[data-chart="cpu"] canvas')).to_have_count(1)
-    wait_for_points(dash, "cpu", 3)
+    wait_for_points(dash, "cpu", 5)
+    loaded = points(dash, "cpu")
+    wait_for_points(dash, "cpu", loaded + 2)
     expect(dash.page.locator('[aria-current="page"]')).to_have_attribute("data-page", "overview")
 
 

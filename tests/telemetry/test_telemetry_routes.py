@@ -9,6 +9,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.testclient import TestClient
 from telemetry_fakes import FakeNvml
 
 from agent.core.errors import ApiError
@@ -79,8 +80,9 @@ async def test_unknown_query_parameter_is_a_400(client: httpx.AsyncClient, ctx: 
     assert response.json()["error_code"] == "VALIDATION_ERROR"
 
 
-async def test_other_node_is_not_found(client: httpx.AsyncClient) -> None:
-    response = await client.get(url("someoneelse"))
+def test_other_node_is_not_found(api: TestClient) -> None:
+    """A node that is not a member (the whole app: another member's history is asked of it)."""
+    response = api.get(url("someoneelse"))
     assert response.status_code == 404
     body = response.json()
     assert body["error_code"] == "NODE_NOT_FOUND"

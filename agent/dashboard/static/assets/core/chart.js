@@ -32,7 +32,9 @@ export function timeChart(container, { label, series, windowS = 1200, max = null
         height,
         legend: { show: series.length > 1, live: false },
         cursor: { drag: { x: false, y: false } },
-        scales: { x: { time: true }, y: { range: (u, lo, hi) => [0, max ?? Math.max(1, hi * 1.1)] } },
+        // A fixed window ending at the newest point: a chart with few points still reads as
+        // "the last N minutes" rather than stretching them over the width.
+        scales: { x: { time: true, range: (u, lo, hi) => [hi - windowS, hi] }, y: { range: (u, lo, hi) => [0, max ?? Math.max(1, hi * 1.1)] } },
         axes: [{ ...axis }, { ...axis, size: 56, values: (u, ticks) => ticks.map(format) }],
         series: [
           {},

@@ -1,6 +1,6 @@
-// One member: its hardware and OS, live gauges and 20-minute charts. The agent keeps
-// telemetry history for itself only (GET /api/nodes/{id}/telemetry answers 404 for any other
-// member), so another member's charts start from its live samples (its heartbeats).
+// One member: its hardware and OS, live gauges and 20-minute charts. The charts start from
+// GET /api/nodes/{id}/telemetry (for another member the agent asks that member) and go on
+// from live samples; a member that cannot answer gets charts from its live samples only.
 
 import { api } from "../core/api.js";
 import { h, perFrame, setText } from "../core/dom.js";
@@ -126,17 +126,14 @@ export default {
     });
 
     const loadHistory = async () => {
-      if (!node.is_self) {
-        setText(chartNote, "History is kept for this node only: these charts start from the live samples of this member's heartbeats.");
-        charts.load(node.telemetry ? [node.telemetry] : []);
-        return;
-      }
       try {
         const history = await readHistory(path, ctx.signal);
         charts.load(Array.isArray(history?.samples) ? history.samples : []);
-        setText(chartNote, `${history?.count ?? 0} samples from this node's history, then live.`);
+        const whose = node.is_self ? "this node's" : `${node.name}'s`;
+        setText(chartNote, `${history?.count ?? 0} samples from ${whose} history, then live.`);
       } catch (err) {
         if (err.name === "AbortError") throw err;
+        charts.load(node.telemetry ? [node.telemetry] : []);
         chartNote.replaceChildren(errorBox(err, "The history could not be read; the charts show live samples only"));
       }
     };
@@ -145,7 +142,7 @@ export default {
     flush();
     // After a reconnect the stream may have missed samples: the history fills the gap.
     ctx.on("stream.resync", () => {
-      if (node.is_self) loadHistory().then(flush, () => {});
+      loadHistory().then(flush, () => {});
     });
   },
 };

@@ -29,6 +29,19 @@ class Liveness:
     observed: tuple[str, ...] = ()
 
 
+# A member's clock stepped back this far (a corrected clock) starts its samples afresh.
+CLOCK_STEP_S = 60.0
+
+
+def _newer(sample: dict[str, Any], held: dict[str, Any] | None) -> bool:
+    """Both ends of a heartbeat carry a sample, so one sample can arrive twice, and an older
+    one (in the answer to a heartbeat sent earlier) after a newer one: only a newer one counts."""
+    ts, held_ts = sample.get("ts"), held.get("ts") if held else None
+    if not isinstance(held_ts, int | float) or not isinstance(ts, int | float):
+        return held is None or ts != held_ts
+    return ts > held_ts or ts < held_ts - CLOCK_STEP_S
+
+
 class LivenessTracking:
     """The liveness half of `Membership`."""
 
@@ -58,20 +71,17 @@ class LivenessTracking:
         live = self.live.setdefault(node_id, Liveness())
         live.heard_at = time.monotonic()
         live.last_seen = self.ctx.clock()
-        if telemetry is not None:
-            fresh = live.telemetry is None or live.telemetry.get("ts") != telemetry.get("ts")
+        if telemetry is not None and _newer(telemetry, live.telemetry):
             live.telemetry = telemetry
-            if fresh:
-                # Both ends of a heartbeat carry a sample, so one sample can arrive twice.
-                self.ctx.bus.publish(
-                    events.NODE_HEARTBEAT,
-                    events.MemberSample(
-                        node_id=node_id,
-                        name=member.name,
-                        last_seen=live.last_seen,
-                        telemetry=telemetry,
-                    ),
-                )
+            self.ctx.bus.publish(
+                events.NODE_HEARTBEAT,
+                events.MemberSample(
+                    node_id=node_id,
+                    name=member.name,
+                    last_seen=live.last_seen,
+                    telemetry=telemetry,
+                ),
+            )
         if capabilities is not None:
             live.capabilities = capabilities
         if observed and observed not in member.addresses:

@@ -32,7 +32,8 @@ export function gauge(label, { compact = false } = {}) {
   el.update = (fraction, text) => {
     const known = fraction != null && Number.isFinite(fraction);
     const f = clamp01(known ? fraction : 0);
-    fill.style.width = `${(f * 100).toFixed(1)}%`;
+    // A transform, not a width: a moving bar then needs no layout, only compositing.
+    fill.style.transform = `scaleX(${f.toFixed(3)})`;
     if (fill.dataset.level !== level(f)) fill.dataset.level = level(f);
     setText(value, known ? text : "—");
     setAttr(bar, "aria-valuenow", Math.round(f * 100));

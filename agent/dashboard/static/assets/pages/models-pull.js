@@ -62,7 +62,7 @@ export function pullPanel(ctx, { onFinished }) {
 
   function showBar(fraction, text) {
     const known = fraction != null;
-    fill.style.width = `${(clamp01(known ? fraction : 0) * 100).toFixed(1)}%`;
+    fill.style.transform = `scaleX(${clamp01(known ? fraction : 0).toFixed(3)})`;
     setAttr(bar, "aria-valuenow", Math.round(clamp01(fraction ?? 0) * 100));
     setAttr(bar, "aria-valuetext", known ? text : "size not known yet");
     setText(amount, text);

@@ -83,9 +83,7 @@ def test_this_node_shows_facts_and_charts_from_its_history(dash: Dash, fabric: F
     assert points(dash, "network") > loaded
 
 
-def test_another_member_deep_link_charts_start_from_its_history(
-    dash: Dash, fabric: Fabric
-) -> None:
+def test_another_member_deep_link_charts_start_from_its_history(dash: Dash, fabric: Fabric) -> None:
     node = node_of(fabric, fabric.b)
     history = fabric.call("GET", f"/api/nodes/{node['node_id']}/telemetry")
     assert history["count"] >= 5

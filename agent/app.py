@@ -14,6 +14,7 @@ from pathlib import Path
 
 import anyio
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
@@ -32,6 +33,7 @@ from agent.core.security import LocalSecurity, cookie_name, load_or_create_token
 from agent.core.sessions import SessionStore
 from agent.core.subsystem import Context, ServesPeers, Subsystem
 from agent.dashboard import routes as dashboard_routes
+from agent.dashboard import with_pages
 from agent.discovery.subsystem import create as create_discovery
 from agent.llm.subsystem import create as create_llm
 from agent.ops.subsystem import create as create_ops
@@ -125,7 +127,10 @@ def create_app(settings: Settings, dashboard_dir: Path | None = None) -> Starlet
                 LocalSecurity, token=token, port_of=lambda: settings.port, sessions=sessions
             ),
         ],
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers={
+            **EXCEPTION_HANDLERS,
+            HTTPException: with_pages(dashboard_dir, EXCEPTION_HANDLERS[HTTPException]),
+        },
         lifespan=lifespan,
     )
     app.state.settings = settings

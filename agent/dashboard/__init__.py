@@ -10,14 +10,14 @@ own prefixes never do: an unknown API path stays a JSON 404.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
-
-from agent.core.errors import NotFound
 
 # Wheels install unzipped, so the package's own folder is a real directory StaticFiles can use.
 DEFAULT_DIR = Path(__file__).resolve().parent / "static"
@@ -25,9 +25,8 @@ DEFAULT_DIR = Path(__file__).resolve().parent / "static"
 RESERVED = frozenset({"api", "v1", "peer", "assets", "login", "join", "mcp"})
 # A page URL is short and plain; anything else is not a page.
 MAX_PAGE_PATH = 512
-ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
-__all__ = ["DEFAULT_DIR", "RESERVED", "routes"]
+__all__ = ["DEFAULT_DIR", "RESERVED", "routes", "with_pages"]
 
 
 def _is_page(request: Request, path: str) -> bool:
@@ -37,7 +36,7 @@ def _is_page(request: Request, path: str) -> bool:
 
 
 def routes(directory: Path | None = None) -> list[BaseRoute]:
-    """`/`, every page URL and `/assets/*` from `directory` (the packaged files by default)."""
+    """`/` and `/assets/*` from `directory` (the packaged files by default); none if absent."""
     folder = directory or DEFAULT_DIR
     if not (folder / "index.html").is_file():
         return []
@@ -46,16 +45,30 @@ def routes(directory: Path | None = None) -> list[BaseRoute]:
     async def index(request: Request) -> Response:
         return FileResponse(shell, headers={"Cache-Control": "no-cache"})
 
-    async def page(request: Request) -> Response:
-        path: str = request.path_params["page"]
-        if request.method not in ("GET", "HEAD") or not _is_page(request, path):
-            raise NotFound(f"no route for {request.method} /{path}", code="NOT_FOUND")
-        return FileResponse(shell, headers={"Cache-Control": "no-cache"})
-
     return [
         Route("/", index, methods=["GET"]),
         Mount("/assets", StaticFiles(directory=folder / "assets", check_dir=False), name="assets"),
-        # Last, so that every real route matches first; any method, so that a wrong one on an
-        # unknown path stays a 404 rather than a 405.
-        Route("/{page:path}", page, methods=ANY_METHOD),
     ]
+
+
+def with_pages(
+    directory: Path | None, handler: Callable[[Request, Exception], Awaitable[Response]]
+) -> Callable[[Request, Exception], Awaitable[Response]]:
+    """`handler` for Starlette's HTTP errors, except that a browser's GET of a path no route
+    has (a page URL) gets the shell. Done here rather than by a catch-all route, so that a
+    wrong method on a real route stays a 405."""
+    shell = (directory or DEFAULT_DIR) / "index.html"
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        page = request.url.path.lstrip("/")
+        if (
+            isinstance(exc, HTTPException)
+            and exc.status_code == 404
+            and request.method in ("GET", "HEAD")
+            and _is_page(request, page)
+            and shell.is_file()
+        ):
+            return FileResponse(shell, headers={"Cache-Control": "no-cache"})
+        return await handler(request, exc)
+
+    return handle

@@ -27,6 +27,17 @@ class FileHealthChanged(Answer):
     path: str = Field(description=PATH)
 
 
+SYNCED_PATHS = 20
+
+
+class FilesSynced(Answer):
+    """What one exchange with another member brought: newer versions or deletions."""
+
+    sender: str = Field(description="The member whose manifests were taken")
+    count: int = Field(description="Files changed here by the exchange")
+    paths: list[str] = Field(description=f"Up to {SYNCED_PATHS} of their canonical paths")
+
+
 class ChunkRepaired(Answer):
     chunk: str = Field(description="Digest of the chunk restored on this node")
 
@@ -67,6 +78,14 @@ STORAGE_REPLICATED = Topic(
     "A chunk short of replicas was copied to another member (by the one holder that heals it).",
 )
 
+STORAGE_SYNCED = Topic(
+    "storage.synced",
+    FilesSynced,
+    "Files written or deleted on other members reached this node (one event per exchange "
+    "that changed anything; `storage.uploaded` and `storage.deleted` come from the node that "
+    "was asked).",
+)
+
 TOPICS: tuple[Topic[Any], ...] = (
     STORAGE_UPLOADED,
     STORAGE_DELETED,
@@ -74,4 +93,5 @@ TOPICS: tuple[Topic[Any], ...] = (
     STORAGE_HEALTHY,
     STORAGE_REPAIRED,
     STORAGE_REPLICATED,
+    STORAGE_SYNCED,
 )

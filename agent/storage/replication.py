@@ -22,6 +22,7 @@ from agent.core.http import peer_answer
 from agent.core.subsystem import Context
 from agent.peer.client import PeerClient, PeerUnreachable
 from agent.storage.chunks import ChunkStore
+from agent.storage.events import STORAGE_SYNCED, SYNCED_PATHS, FilesSynced
 from agent.storage.manifest import Manifest
 from agent.storage.requests import PushBody
 from agent.storage.store import StorageStore
@@ -160,6 +161,13 @@ class Replicator:
                 log.warning("ignoring manifest of %r from %s: %s", manifest.path, sender, problem)
             elif await self.store.save_if_newer(manifest):
                 taken.append(manifest)
+        if taken:
+            synced = FilesSynced(
+                sender=sender,
+                count=len(taken),
+                paths=[m.path for m in taken[:SYNCED_PATHS]],
+            )
+            self.ctx.bus.publish(STORAGE_SYNCED, synced)
         current = {m.node_id for m in self.cluster.members()}
         pairs = [(d, n) for d, n in body.holders if n in current and n != self.me]
         if body.complete:

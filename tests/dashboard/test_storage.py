@@ -198,6 +198,12 @@ def test_delete_asks_first_and_cancel_keeps_the_file(fabric: Fabric, dash: Dash)
     expect(file_row(dash, "gone/stays.txt")).to_have_count(0)
     expect(page.locator("[data-summary]")).to_have_attribute("data-files", "1")
 
+    # Through the other member too: its changes reach this node as storage.synced.
+    put(fabric, "gone/from-bravo.txt", b"b", on=fabric.b)
+    expect(file_row(dash, "gone/from-bravo.txt")).to_be_visible()
+    fabric.call("DELETE", "/api/storage/gone/from-bravo.txt", on=fabric.b)
+    expect(file_row(dash, "gone/from-bravo.txt")).to_have_count(0)
+
 
 def test_fits_a_phone_and_both_themes(fabric: Fabric, dash: Dash, browser: Any) -> None:
     put(fabric, "looks/a-rather-long-file-name-for-a-narrow-screen.tar.gz", os.urandom(5000))

@@ -130,3 +130,30 @@ export async function* postStream(path, body, { signal } = {}) {
   const res = await request(path, { method: "POST", body, signal, accept: "text/event-stream" });
   yield* readEvents(res);
 }
+
+/**
+ * `load` with at most one call in flight and one more queued behind it, so a burst of events
+ * costs at most two requests; the queued one is dropped once `signal` (the page's) aborts.
+ * Answers the promise of the call in flight.
+ */
+export function coalesced(load, signal) {
+  let running = null;
+  let again = false;
+  const run = () => {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = Promise.resolve()
+      .then(load)
+      .finally(() => {
+        running = null;
+        if (again && !signal?.aborted) {
+          again = false;
+          run();
+        }
+      });
+    return running;
+  };
+  return run;
+}

@@ -6,7 +6,7 @@
 // reloads the catalog until the model is listed there. Free memory (and so the verdicts)
 // changes with every sample; those reload at most every REFRESH_MS.
 
-import { api } from "../core/api.js";
+import { api, coalesced } from "../core/api.js";
 import { h } from "../core/dom.js";
 import { bytes, plural } from "../core/format.js";
 import { cluster, num } from "../core/store.js";
@@ -67,8 +67,6 @@ export async function mountCatalog(root, ctx) {
   const pending = new Map(); // node_id -> [{model, until}]: pulls not yet in the catalog
   let catalog = null;
   let lastLoad = 0;
-  let loading = null;
-  let again = false;
 
   async function remove(model) {
     const ok = await confirmDialog({
@@ -133,34 +131,21 @@ export async function mountCatalog(root, ctx) {
   }
 
   /** Reloads catalog and capabilities; calls during a load share it plus one more after. */
-  function reload() {
-    if (loading) {
-      again = true;
-      return loading;
-    }
+  const reload = coalesced(async () => {
     lastLoad = Date.now();
-    loading = (async () => {
-      try {
-        const [models, caps] = await Promise.all([
-          api("/api/llm/models", { signal: ctx.signal }),
-          api("/api/llm/inference/capabilities", { signal: ctx.signal }),
-        ]);
-        catalog = models;
-        render(models, caps);
-        settle();
-      } catch (err) {
-        if (err.name === "AbortError") return;
-        listBox.replaceChildren(errorBox(err, "The models could not load"));
-      } finally {
-        loading = null;
-        if (again && !ctx.signal.aborted) {
-          again = false;
-          reload();
-        }
-      }
-    })();
-    return loading;
-  }
+    try {
+      const [models, caps] = await Promise.all([
+        api("/api/llm/models", { signal: ctx.signal }),
+        api("/api/llm/inference/capabilities", { signal: ctx.signal }),
+      ]);
+      catalog = models;
+      render(models, caps);
+      settle();
+    } catch (err) {
+      if (err.name === "AbortError") return;
+      listBox.replaceChildren(errorBox(err, "The models could not load"));
+    }
+  }, ctx.signal);
 
   function awaitPull(model, nodeId) {
     const items = pending.get(nodeId) ?? [];

@@ -2,7 +2,7 @@
 // folder, so every folder is a deep link), upload into it, download and delete. The listing is
 // fetched again whenever a storage event arrives, never on a timer.
 
-import { api } from "../core/api.js";
+import { api, coalesced } from "../core/api.js";
 import { h, perFrame, setText } from "../core/dom.js";
 import { confirmDialog, empty, errorBox, pageHeader, panel, toast, useStyles } from "../core/ui.js";
 import {
@@ -33,27 +33,6 @@ function breadcrumb(segments) {
       }),
     ),
   );
-}
-
-/** `load` with at most one call in flight and one more queued behind it. */
-function coalesced(load) {
-  let running = null;
-  let again = false;
-  const run = () => {
-    if (running) {
-      again = true;
-      return running;
-    }
-    running = load().finally(() => {
-      running = null;
-      if (again) {
-        again = false;
-        run();
-      }
-    });
-    return running;
-  };
-  return run;
 }
 
 const carriesFiles = (event) => [...(event.dataTransfer?.types ?? [])].includes("Files");
@@ -109,7 +88,7 @@ export default {
       }
       render();
     };
-    const refresh = coalesced(load);
+    const refresh = coalesced(load, ctx.signal);
 
     async function onDelete(file, name) {
       const href = fileHref(file.path);

@@ -2,7 +2,7 @@
 // load. Re-read from /api/scheduler/stats when a task or breaker event says it changed;
 // bursts of events share one request (and at most one more after it).
 
-import { api } from "../core/api.js";
+import { api, coalesced } from "../core/api.js";
 import { h, setText } from "../core/dom.js";
 import { num } from "../core/store.js";
 import { badge, empty, errorBox, gauge, panel, setBadge, table } from "../core/ui.js";
@@ -100,30 +100,14 @@ export function schedulerPanel(ctx) {
     if (!stats.nodes.length) nodes.body.append(h("tr", {}, h("td", { colSpan: 5 }, empty("No nodes."))));
   }
 
-  let inFlight = null;
-  let again = false;
-  async function fetchOnce() {
+  const refresh = coalesced(async () => {
     try {
       show(await api("/api/scheduler/stats", { signal: ctx.signal }));
     } catch (err) {
       if (err.name === "AbortError") return;
       problem.replaceChildren(errorBox(err, "Scheduler stats could not load"));
     }
-  }
-  function refresh() {
-    if (inFlight) {
-      again = true;
-      return inFlight;
-    }
-    inFlight = fetchOnce().finally(() => {
-      inFlight = null;
-      if (again && !ctx.signal.aborted) {
-        again = false;
-        refresh();
-      }
-    });
-    return inFlight;
-  }
+  }, ctx.signal);
 
   ctx.on("scheduler.breaker", () => refresh());
   ctx.on("task", () => refresh());

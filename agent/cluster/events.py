@@ -19,6 +19,7 @@ class NodeChange(Answer):
     state: Literal["online", "suspect", "offline"] = Field(description="Its liveness now")
     addresses: list[str]
     self: bool = Field(description="True when the event is about the node that publishes it")
+    at: float = Field(description="Unix time this node saw the change")
 
 
 class MemberSample(Answer):

@@ -129,5 +129,6 @@ class LivenessTracking:
             state=self.state_of(member.node_id),
             addresses=list(member.addresses),
             self=member.node_id == self.node_id,
+            at=self.ctx.clock(),
         )
         self.ctx.bus.publish(topic, change)

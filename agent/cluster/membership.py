@@ -244,6 +244,7 @@ class Membership(LivenessTracking):
             state=ONLINE,
             addresses=list(me.addresses),
             self=True,
+            at=self.ctx.clock(),
         )
         self.ctx.bus.publish(topic, change)
 

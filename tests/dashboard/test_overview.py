@@ -20,6 +20,9 @@ PERCENT = re.compile(r"^\d+\.\d%$")
 OFFLINE_WITHIN_MS = 6_000 + 9_000
 
 
+CLOCK = re.compile(r"^\d{2}:\d{2}:\d{2}$")
+
+
 def ends_with(total: str) -> re.Pattern[str]:
     """A "used / total" figure with this total."""
     return re.compile(rf"^\d+(\.\d)? \S+ / {re.escape(total)}$")
@@ -168,6 +171,8 @@ def test_member_joins_goes_offline_and_is_evicted_live(
         expect(dash.page.locator('[data-total="nodes"]')).to_have_text("3 / 3")
         joined = dash.page.locator('[data-events] li[data-topic="node.joined"]')
         expect(joined.filter(has_text="charlie").first).to_be_visible()
+        # Node events carry their time, so even a replayed one says when it happened.
+        expect(joined.filter(has_text="charlie").first.locator("time")).to_have_text(CLOCK)
 
         # Killed: suspect first, then offline, on the card and on its link.
         third.process.kill()

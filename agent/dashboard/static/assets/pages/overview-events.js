@@ -84,7 +84,9 @@ export function sentence(topic, data) {
 
 /** When it happened, where the payload says so (replayed events carry no time of their own). */
 function whenOf(topic, data) {
-  if (!topic.startsWith("task.") || !data) return null;
+  if (!data) return null;
+  if (topic.startsWith("node.")) return num(data.at);
+  if (!topic.startsWith("task.")) return null;
   return num(data.ended_at) ?? num(data.started_at) ?? num(data.scheduled_at) ?? num(data.submitted_at);
 }
 

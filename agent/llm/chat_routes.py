@@ -1,4 +1,4 @@
-"""Chat, chat sessions and inference sessions over HTTP.
+"""Chat and inference sessions over HTTP (chat sessions themselves: `session_routes`).
 
 `POST /api/llm/chat` answers with an SSE stream: `start` {session_id, node_id, inference_id},
 `token` {content} for each piece, then `done` {stats...} (or `error`). With `stream: false` it
@@ -8,7 +8,6 @@ goes away mid-answer (what was generated is kept, marked partial).
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal, TypeVar
@@ -20,18 +19,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from agent.core.bus import EventBus
 from agent.core.errors import ApiError, BadRequest, NotFound
 from agent.core.http import api_route, json_response, read_json
 from agent.core.sse import sse_response
 from agent.core.wire import Answer, StrictModel
 from agent.llm.chat import ChatRouter, Inference, Messages
+from agent.llm.events import SESSION_CHANGED, SessionChanged
 from agent.llm.models import (
     ChatAnswer,
     ChatMessage,
-    ChatSession,
-    ChatSessionDeleted,
-    ChatSessionDetail,
-    ChatSessionList,
     ChatStats,
     InferenceSession,
     InferenceSessionList,
@@ -46,6 +43,7 @@ from agent.llm.models_streams import (
     StreamError,
     TokenEvent,
 )
+from agent.llm.session_routes import no_session
 from agent.llm.store import ChatStore
 
 TAG = "llm"
@@ -70,15 +68,6 @@ class ChatBody(StrictModel):
     mcp_servers: list[str] | None = None
 
 
-class NewSession(StrictModel):
-    title: Annotated[str, Field(min_length=1, max_length=200)] = "New chat"
-    model: Annotated[str, Field(max_length=300)] | None = None
-
-
-class Rename(StrictModel):
-    title: Annotated[str, Field(min_length=1, max_length=200)]
-
-
 def _unavailable_features(body: ChatBody) -> list[str]:
     wanted = {
         "use_brain": body.use_brain,
@@ -88,14 +77,10 @@ def _unavailable_features(body: ChatBody) -> list[str]:
     return [name for name, on in wanted.items() if on]
 
 
-def _no_session(session_id: str) -> NotFound:
-    return NotFound(f"no chat session {session_id!r}", code="SESSION_NOT_FOUND")
-
-
 async def _conversation(store: ChatStore, body: ChatBody) -> Messages:
     if body.session_id is not None:
         if await store.session(body.session_id) is None:
-            raise _no_session(body.session_id)
+            raise no_session(body.session_id)
         if body.message is None or body.messages is not None:
             raise BadRequest(
                 "with session_id, send the new `message` (the session keeps the history)"
@@ -123,14 +108,7 @@ def _stats(kind: type[Stats], record: Inference, done: DoneEvent | None, **extra
     )
 
 
-async def _session(store: ChatStore, session_id: str) -> ChatSession:
-    session = await store.session(session_id)
-    if session is None:
-        raise _no_session(session_id)
-    return session
-
-
-def build_chat_routes(router: ChatRouter, store: ChatStore) -> list[BaseRoute]:
+def build_chat_routes(router: ChatRouter, store: ChatStore, bus: EventBus) -> list[BaseRoute]:
     async def answer(
         record: Inference,
         events: AsyncIterator[GenerationEvent],
@@ -153,6 +131,9 @@ def build_chat_routes(router: ChatRouter, store: ChatStore) -> list[BaseRoute]:
                     time.time(),
                     stats=_stats(MessageStats, record, done, partial=state != "done"),
                 )
+            bus.publish(
+                SESSION_CHANGED, SessionChanged(session_id=session_id or "", change="message")
+            )
 
         try:
             async for event in events:
@@ -217,34 +198,6 @@ def build_chat_routes(router: ChatRouter, store: ChatStore) -> list[BaseRoute]:
 
         return sse_response(request, stream())
 
-    async def list_sessions(request: Request) -> Response:
-        sessions = await store.sessions()
-        return json_response(ChatSessionList(sessions=sessions, count=len(sessions)))
-
-    async def new_session(request: Request) -> Response:
-        body = await read_json(request, NewSession)
-        session_id = "s" + secrets.token_hex(8)
-        await store.create(session_id, body.title, body.model, time.time())
-        return json_response(await _session(store, session_id), status=201)
-
-    async def get_session(request: Request) -> Response:
-        session = await _session(store, request.path_params["session_id"])
-        messages = await store.messages(session.session_id)
-        return json_response(ChatSessionDetail(**dict(session), messages=messages))
-
-    async def delete_session(request: Request) -> Response:
-        session_id = request.path_params["session_id"]
-        if not await store.delete(session_id):
-            raise _no_session(session_id)
-        return json_response(ChatSessionDeleted(session_id=session_id, deleted=True))
-
-    async def rename(request: Request) -> Response:
-        session_id = request.path_params["session_id"]
-        body = await read_json(request, Rename)
-        if not await store.rename(session_id, body.title, time.time()):
-            raise _no_session(session_id)
-        return json_response(await _session(store, session_id))
-
     async def inferences(request: Request) -> Response:
         items = [r.view() for r in reversed(router.inferences.items.values())]
         return json_response(InferenceSessionList(sessions=items, count=len(items)))
@@ -255,7 +208,6 @@ def build_chat_routes(router: ChatRouter, store: ChatStore) -> list[BaseRoute]:
             raise NotFound("no such inference session", code="INFERENCE_NOT_FOUND")
         return json_response(record.view())
 
-    session_404 = {404: "SESSION_NOT_FOUND"}
     return [
         api_route(
             "/api/llm/chat",
@@ -273,52 +225,6 @@ def build_chat_routes(router: ChatRouter, store: ChatStore) -> list[BaseRoute]:
                 502: "LLM_GENERATION_FAILED",
                 503: "LLM_BACKEND_UNAVAILABLE",
             },
-        ),
-        api_route(
-            "/api/llm/sessions",
-            list_sessions,
-            methods=["GET"],
-            tag=TAG,
-            answer=ChatSessionList,
-            summary="Stored chat sessions, most recent first.",
-        ),
-        api_route(
-            "/api/llm/sessions",
-            new_session,
-            methods=["POST"],
-            tag=TAG,
-            body=NewSession,
-            success=201,
-            answer=ChatSession,
-            summary="Start a chat session.",
-        ),
-        api_route(
-            "/api/llm/sessions/{session_id}",
-            get_session,
-            methods=["GET"],
-            tag=TAG,
-            answer=ChatSessionDetail,
-            summary="A chat session with its messages.",
-            responses=session_404,
-        ),
-        api_route(
-            "/api/llm/sessions/{session_id}",
-            delete_session,
-            methods=["DELETE"],
-            tag=TAG,
-            answer=ChatSessionDeleted,
-            summary="Delete a chat session and its messages.",
-            responses=session_404,
-        ),
-        api_route(
-            "/api/llm/sessions/{session_id}/title",
-            rename,
-            methods=["PUT"],
-            tag=TAG,
-            body=Rename,
-            answer=ChatSession,
-            summary="Rename a chat session.",
-            responses=session_404,
         ),
         api_route(
             "/api/llm/inference/sessions",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -25,6 +25,13 @@ class ModelPulled(Answer):
     node_id: str = Field(description="The node whose Ollama now has the model.")
 
 
+class SessionChanged(Answer):
+    session_id: str
+    change: Literal["created", "renamed", "deleted", "message"] = Field(
+        description="What happened: `message` when a chat stored an exchange in it."
+    )
+
+
 LLM_BACKEND = Topic(
     "llm.backend",
     BackendChanged,
@@ -39,4 +46,10 @@ MODEL_PULLED = Topic(
     "A pull started on this node finished: the model is on the named node.",
 )
 
-TOPICS: tuple[Topic[Any], ...] = (LLM_BACKEND, MODEL_DELETED, MODEL_PULLED)
+SESSION_CHANGED = Topic(
+    "llm.session.changed",
+    SessionChanged,
+    "A chat session stored on this node was created, renamed, deleted or given new messages.",
+)
+
+TOPICS: tuple[Topic[Any], ...] = (LLM_BACKEND, MODEL_DELETED, MODEL_PULLED, SESSION_CHANGED)

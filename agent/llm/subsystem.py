@@ -13,6 +13,7 @@ from agent.llm.peer_routes import build_peer_routes
 from agent.llm.pull import build_pull_routes
 from agent.llm.routes import build_routes
 from agent.llm.service import LlmService
+from agent.llm.session_routes import build_session_routes
 from agent.llm.store import ChatStore
 
 
@@ -32,7 +33,8 @@ class LlmSubsystem:
     def routes(self) -> list[BaseRoute]:
         return [
             *build_routes(self.service),
-            *build_chat_routes(self.router, self.store),
+            *build_chat_routes(self.router, self.store, self.ctx.bus),
+            *build_session_routes(self.store, self.ctx.bus),
             *build_openai_routes(self.router, self.service),
             *self.pull_routes,
         ]

@@ -190,6 +190,30 @@ def test_chat_session_streams_an_answer(dash: Dash, fabric: Fabric) -> None:
     assert session_id not in [s["session_id"] for s in listed]
 
 
+def test_changes_from_another_client_show_live(dash: Dash, fabric: Fabric) -> None:
+    """Sessions changed through the API (another tab, the CLI) follow on the open page."""
+    page = dash.page
+    session_id = new_session(fabric, "Elsewhere", answered=False)
+    dash.goto(f"/chat/{session_id}")
+    expect(page.locator(".chat-title")).to_have_text("Elsewhere")
+
+    other = new_session(fabric, "Started elsewhere", answered=False)
+    expect(page.locator(f'.chat-sessions [data-session="{other}"]')).to_contain_text(
+        "Started elsewhere"
+    )
+    fabric.call("PUT", f"/api/llm/sessions/{session_id}/title", json={"title": "Renamed there"})
+    expect(page.locator(".chat-title")).to_have_text("Renamed there")
+    body = {"model": MODEL_B, "session_id": session_id, "message": "From the CLI", "stream": False}
+    fabric.call("POST", "/api/llm/chat", json=body)
+    expect(page.locator('.msg[data-role="user"]')).to_contain_text(["From the CLI"])
+    expect(page.locator('.msg[data-role="assistant"]').last).to_contain_text(REPLY)
+
+    fabric.call("DELETE", f"/api/llm/sessions/{other}")
+    expect(page.locator(f'.chat-sessions [data-session="{other}"]')).to_have_count(0)
+    fabric.call("DELETE", f"/api/llm/sessions/{session_id}")
+    expect(page.get_by_text("This chat no longer exists")).to_be_visible()
+
+
 def test_stop_keeps_the_partial_answer(dash: Dash, fabric: Fabric) -> None:
     both_listed(fabric)
     session_id = new_session(fabric, "Stopped", answered=False)

@@ -107,6 +107,23 @@ async def test_sessions_keep_the_conversation(llm_agent) -> None:
         assert (await client.delete(f"/api/llm/sessions/{sid}")).status_code == 200
         assert (await client.get(f"/api/llm/sessions/{sid}")).status_code == 404
 
+        # Every change was announced, in order, so open dashboards follow it.
+        changes = []
+        query = {"topics": "llm.session", "last_event_id": 0}
+        async with client.stream("GET", "/api/events", params=query) as stream:
+            async for topic, data in sse(stream):
+                if topic == "stream.replayed":
+                    break
+                if topic == "llm.session.changed":
+                    changes.append((data["session_id"], data["change"]))
+        assert changes == [
+            (sid, "created"),
+            (sid, "message"),
+            (sid, "message"),
+            (sid, "renamed"),
+            (sid, "deleted"),
+        ]
+
 
 async def test_the_answer_is_in_the_session_when_done_arrives(llm_agent) -> None:
     agent, _ = llm_agent

@@ -166,7 +166,12 @@ async def test_real_answers_and_events_match_what_is_published(tmp_path: Path) -
 
 def test_every_llm_topic_is_declared_once() -> None:
     names = [t.name for t in events.TOPICS]
-    assert sorted(names) == ["llm.backend", "llm.model.deleted", "llm.model.pulled"]
+    assert sorted(names) == [
+        "llm.backend",
+        "llm.model.deleted",
+        "llm.model.pulled",
+        "llm.session.changed",
+    ]
     for topic in events.TOPICS:
         assert topic.summary
         assert topic.payload.model_json_schema(mode="serialization")["properties"]

@@ -1,7 +1,7 @@
 // The chat sessions list (most recent first) with "New chat"; each session is a link to
-// /chat/<id>. No event announces session changes, so it reloads after this page's own.
+// /chat/<id>. It reloads on llm.session.changed, so changes from any tab or client show.
 
-import { api } from "../core/api.js";
+import { api, coalesced } from "../core/api.js";
 import { h } from "../core/dom.js";
 import { ago, plural } from "../core/format.js";
 import { button, empty, errorBox, toast } from "../core/ui.js";
@@ -39,7 +39,7 @@ export function sessionsSidebar(ctx, selected, { model }) {
     );
   }
 
-  el.load = async () => {
+  el.load = coalesced(async () => {
     try {
       const answer = await api("/api/llm/sessions", { signal: ctx.signal });
       list.replaceChildren(...answer.sessions.map(item));
@@ -49,7 +49,9 @@ export function sessionsSidebar(ctx, selected, { model }) {
       if (err.name !== "AbortError") list.replaceChildren(h("li", {}, errorBox(err, "The chats could not load")));
       return [];
     }
-  };
+  }, ctx.signal);
+  ctx.on("llm.session.changed", () => el.load());
+  ctx.on("stream.resync", () => el.load());
   el.create = create;
   return el;
 }

@@ -3,7 +3,7 @@
 // (`start` names the node, `token` pieces, then `done` with the stats, or `error`), and the
 // agent stores it in the session however the stream ends. Stop aborts the request.
 
-import { api, postStream } from "../core/api.js";
+import { api, coalesced, postStream } from "../core/api.js";
 import { h, setText } from "../core/dom.js";
 import { dateTime, plural } from "../core/format.js";
 import { button, confirmDialog, empty, errorBox, field, toast } from "../core/ui.js";
@@ -129,6 +129,28 @@ export async function mountChat(root, ctx, sessionId, { forget }) {
   main.append(head, thread, composer);
   let controller = null;
   ctx.onCleanup(() => controller?.abort());
+
+  // The same chat changed elsewhere (another tab, the CLI): follow it unless this tab is
+  // the one streaming into it.
+  const follow = coalesced(async () => {
+    const fresh = await api(`/api/llm/sessions/${encodeURIComponent(sessionId)}`, { signal: ctx.signal });
+    session = fresh;
+    setText(title, fresh.title);
+    showFacts(fresh.message_count);
+    // This tab's own exchange is already shown, live (with its node and speed).
+    if (controller || fresh.messages.length === thread.querySelectorAll(".msg").length) return;
+    thread.replaceChildren(...fresh.messages.map(storedMessage));
+    if (!fresh.messages.length) thread.append(empty("No messages yet: say something below."));
+  }, ctx.signal);
+  ctx.on("llm.session.changed", (change) => {
+    if (change?.session_id !== sessionId) return;
+    if (change.change === "deleted") {
+      forget();
+      main.replaceChildren(h("h2", { id: "chat-title" }, "Chat"), errorBox(new Error("It was deleted."), "This chat no longer exists"));
+      return;
+    }
+    follow().catch(() => {});
+  });
 
   const ready = () => {
     send.disabled = controller !== null || !picker.value;

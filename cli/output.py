@@ -79,5 +79,10 @@ def ago(timestamp: float | None, now: float | None = None) -> str:
     return f"{duration(elapsed).split(' ')[0]} ago"
 
 
+def clock(timestamp: float) -> str:
+    """Local wall-clock time of a Unix timestamp, to the second."""
+    return time.strftime("%H:%M:%S", time.localtime(timestamp))
+
+
 def short_id(node_id: str, length: int = 12) -> str:
     return node_id if len(node_id) <= length else node_id[:length]

@@ -78,6 +78,7 @@ from agent.client.types import (
     TaskDetail,
     TaskPage,
     TaskState,
+    TelemetryHistory,
     TelemetrySample,
 )
 
@@ -93,8 +94,8 @@ __all__ = [
     "Node", "NodeList", "NodeResources", "PullEvent", "SSEParser", "SchedulerNode",
     "SchedulerStats", "SessionDeleted", "SessionList", "SessionMessage", "Status",
     "StorageDownload", "StorageHealth", "StorageListing", "StoredFile", "StreamEndedEarly",
-    "StreamEvent", "Task", "TaskDetail", "TaskPage", "TaskState", "TelemetrySample", "discover",
-    "parse_sse",
+    "StreamEvent", "Task", "TaskDetail", "TaskPage", "TaskState", "TelemetryHistory",
+    "TelemetrySample", "discover", "parse_sse",
 ]
 # fmt: on
 

@@ -15,6 +15,7 @@ from agent.cluster.models import (
     NodeList,
 )
 from agent.discovery.models import DiscoveryListing
+from agent.telemetry.models import TelemetryHistory
 
 
 def _node_path(node_id: str) -> str:
@@ -27,6 +28,13 @@ class ClusterMixin(Transport):
 
     async def node(self, node_id: str) -> ClusterNode:
         return await self._get_model(_node_path(node_id), ClusterNode)
+
+    async def node_telemetry(self, node_id: str, seconds: float | None = None) -> TelemetryHistory:
+        """A node's recent samples, oldest first; another member's are asked of it (at most
+        1500, evenly spread). 404 NODE_NOT_FOUND, 503 NODE_UNREACHABLE."""
+        params = {"seconds": f"{seconds:g}"} if seconds is not None else None
+        response = await self._request("GET", _node_path(node_id) + "/telemetry", params=params)
+        return self._model(response, TelemetryHistory)
 
     async def evict_node(self, node_id: str, *, evict_admitted: bool = False) -> EvictResult:
         """Evict a member everywhere, for good (404 NODE_NOT_FOUND, 409 CANNOT_EVICT_SELF).

@@ -57,6 +57,7 @@ from agent.tasks.models import TaskDetail as TaskDetail
 from agent.tasks.models import TaskPage as TaskPage
 from agent.tasks.models import TaskState as TaskState
 from agent.tasks.models import TaskView as TaskView
+from agent.telemetry.models import TelemetryHistory as TelemetryHistory
 from agent.telemetry.models import TelemetrySample as TelemetrySample
 
 # --- cluster, nodes, discovery, health, metrics: the agent's own models -----------------

@@ -14,6 +14,7 @@ from agent.client import (
     Node,
     NodeList,
     NodeResources,
+    TelemetryHistory,
     TelemetrySample,
 )
 from cli import output
@@ -121,6 +122,38 @@ def show_node(ctx: click.Context, node_id: str) -> None:
     g = globals_of(ctx)
     node = call(ctx, lambda client: by_prefix(client, node_id, client.node))
     g.emit(output.render(node, g.format, node_table))
+
+
+@nodes.command("history")
+@click.argument("node_id")
+@click.option(
+    "--seconds", type=click.FloatRange(min=0, min_open=True), help="Only the last N seconds."
+)
+@global_options
+@click.pass_context
+def node_history(ctx: click.Context, node_id: str, seconds: float | None) -> None:
+    """A node's recent telemetry, oldest first (NODE_ID may be a unique prefix)."""
+    g = globals_of(ctx)
+    history = call(
+        ctx, lambda client: by_prefix(client, node_id, lambda n: client.node_telemetry(n, seconds))
+    )
+    g.emit(output.render(history, g.format, history_table))
+
+
+def history_table(history: TelemetryHistory) -> str:
+    rows = [
+        [
+            output.clock(sample.ts),
+            output.percent(sample.cpu.percent),
+            output.percent(sample.memory.percent),
+            output.size(sample.storage.used),
+            output.size(sum(n.rx_bytes_per_s for n in sample.network)) + "/s",
+            output.size(sum(n.tx_bytes_per_s for n in sample.network)) + "/s",
+        ]
+        for sample in history.samples
+    ]
+    headers = ["TIME", "CPU%", "MEM%", "STORAGE USED", "NET IN", "NET OUT"]
+    return output.table(headers, rows)
 
 
 async def by_prefix(client: AgentClient, node_id: str, action: Callable[[str], Awaitable[T]]) -> T:

@@ -62,6 +62,26 @@ def node_table(text: str, agent: AgentProcess) -> None:
     assert re.search(r"^State\s+online \(this node\)$", text, re.M)
 
 
+def history_data(body: Any, agent: AgentProcess) -> None:
+    assert body["node_id"] == agent.info["node_id"]
+    assert body["count"] == len(body["samples"]) >= 1
+    assert {s["node_id"] for s in body["samples"]} == {agent.info["node_id"]}
+
+
+def history_table(text: str, agent: AgentProcess) -> None:
+    header, *rows = text.splitlines()
+    assert re.split(r"\s{2,}", header) == [
+        "TIME",
+        "CPU%",
+        "MEM%",
+        "STORAGE USED",
+        "NET IN",
+        "NET OUT",
+    ]
+    assert rows
+    assert all(re.match(r"^\d{2}:\d{2}:\d{2}\s+[\d.]+%\s+[\d.]+%", row) for row in rows)
+
+
 def health_table(text: str, agent: AgentProcess) -> None:
     assert re.search(r"^Status\s+(healthy|degraded)$", text, re.M)
     assert re.search(r"^database\s+pass\s+", text, re.M)
@@ -76,6 +96,7 @@ COMMANDS: dict[str, tuple[list[str], Check, Check]] = {
     "status": (["status"], status_data, status_table),
     "nodes list": (["nodes", "list"], nodes_data, nodes_table),
     "nodes show": (["nodes", "show", "{node_id}"], node_data, node_table),
+    "nodes history": (["nodes", "history", "{node_id}"], history_data, history_table),
     "health": (["health"], health_data, health_table),
     "metrics": (["metrics"], metrics_data, metrics_table),
 }

@@ -58,6 +58,7 @@ NODE_HEARTBEAT = Topic(
     MemberSample,
     "Another member's heartbeat brought a new telemetry sample (once per sample; this node's "
     "own samples are `node.telemetry`).",
+    replay=False,
 )
 
 TOPICS: tuple[Topic[Any], ...] = (

@@ -7,7 +7,10 @@ Contract:
   mistaken for a newer event.
 - Each event is serialized once, when it is made: `Event.frame` is its SSE frame, shared by
   every subscriber, so fan-out and replay cost no encoding per client.
-- The last `ring_size` events are kept for replay. A resuming subscriber gets at most
+- The last `ring_size` events are kept for replay, except those of live-only topics
+  (`Topic.replay` false: samples that the next one supersedes, published every second per
+  member), which would otherwise push the events worth replaying out of the ring. A resuming
+  subscriber gets at most
   `queue_size` of them (the newest that match its topics), so a replay is no bigger than the
   queue that bounds a live client. When events it asked for were lost (older than the ring)
   or left out (beyond that bound), a `stream.gap` event first says how many.
@@ -146,12 +149,13 @@ class EventBus:
 
     def publish(self, topic: Topic[P], payload: P) -> Event:
         """Publish `payload` (an instance of the topic's model) on `topic`."""
-        return self._append(topic.name, topic.data(payload))
+        return self._append(topic.name, topic.data(payload), kept=topic.replay)
 
-    def _append(self, topic: str, data: dict[str, Any]) -> Event:
+    def _append(self, topic: str, data: dict[str, Any], *, kept: bool = True) -> Event:
         event = Event(self._next_seq, topic, data, time.time())
         self._next_seq += 1
-        self._ring.append(event)
+        if kept:
+            self._ring.append(event)
         self.published_total += 1
         for sub in self._subscribers:
             if topic_matches(sub.filters, topic) and sub.offer(event):

@@ -20,6 +20,8 @@ class Topic(Generic[P]):
     name: str
     payload: type[P]
     summary: str
+    # False for samples the next one supersedes: sent live, never kept for replay.
+    replay: bool = True
 
     def data(self, payload: P) -> dict[str, Any]:
         """The JSON form subscribers receive."""
@@ -35,7 +37,8 @@ def topic_markdown(topics: list[Topic[Any]]) -> str:
         lines += [
             f"## `{topic.name}`",
             "",
-            topic.summary,
+            topic.summary
+            + ("" if topic.replay else " Live only: not kept for Last-Event-ID replay."),
             "",
             f"Payload: `{topic.payload.__name__}`",
         ]

@@ -11,7 +11,9 @@ NODE_TELEMETRY: Topic[TelemetrySample] = Topic(
     "node.telemetry",
     TelemetrySample,
     "This node's telemetry, one sample per `telemetry_interval`. It carries `node_id`, so "
-    "consumers of other members' samples (heartbeats, `/api/nodes`) read the same shape.",
+    "consumers of other members' samples (heartbeats, `/api/nodes`) read the same shape. "
+    "The history is `/api/nodes/{id}/telemetry`.",
+    replay=False,
 )
 
 TOPICS: tuple[Topic[Any], ...] = (NODE_TELEMETRY,)

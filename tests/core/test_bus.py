@@ -3,7 +3,8 @@ from __future__ import annotations
 import asyncio
 
 from agent.core.bus import GAP_TOPIC, REPLAYED_TOPIC, EventBus, next_event, topic_matches
-from tests.topics import publish
+from agent.core.events import Topic
+from tests.topics import Loose, publish
 
 
 def test_topic_matching() -> None:
@@ -110,3 +111,20 @@ async def test_no_marker_without_resumption() -> None:
     sub = bus.subscribe(["t"])
     publish(bus, "t", {"i": 0})
     assert (await next_event(sub, 1)).topic == "t"
+
+
+async def test_live_only_topics_reach_subscribers_but_are_never_replayed() -> None:
+    sample = Topic("test.sample", Loose, "a sample the next one supersedes", replay=False)
+    bus = EventBus(ring_size=4)
+    live = bus.subscribe(["test"])
+    kept = publish(bus, "test.change", {"n": 1})
+    for i in range(10):  # more samples than the ring holds: the change stays replayable
+        bus.publish(sample, Loose(i=i))
+    got = [await next_event(live, 1) for _ in range(11)]
+    assert [e.topic if e else None for e in got] == ["test.change"] + ["test.sample"] * 10
+    resumed = bus.subscribe(["test"], last_event_id=kept.seq - 1)
+    replayed = [await next_event(resumed, 1) for _ in range(2)]
+    assert [(e.topic, e.seq) if e else None for e in replayed] == [
+        ("test.change", kept.seq),
+        (REPLAYED_TOPIC, bus.last_seq),
+    ]

@@ -119,11 +119,12 @@ def test_a_silent_stream_shows_reconnecting_and_resumes(page: Dash, lone: AgentP
     page.allow(r"request failed: GET .*/api/events")
     lone.process.send_signal(signal.SIGSTOP)
     try:
-        expect(p.locator("#conn")).to_have_attribute("data-state", "reconnecting")
+        # The page waits three times the longest silence it has seen (at least 5 s).
+        expect(p.locator("#conn")).to_have_attribute("data-state", "reconnecting", timeout=45_000)
         expect(p.locator("#conn-text")).to_have_text("Reconnecting…")
     finally:
         lone.process.send_signal(signal.SIGCONT)
-    expect(p.locator("#conn")).to_have_attribute("data-state", "live")
+    expect(p.locator("#conn")).to_have_attribute("data-state", "live", timeout=30_000)
     streams = event_streams(page)
     assert len(streams) > before
     # The browser resumes where it left off: the agent replays what it missed.

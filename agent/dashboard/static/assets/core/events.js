@@ -77,9 +77,12 @@ function watchdog(ctl) {
       ctl.abort();
     }
   }, 1000);
+  let streaming = false;
   const bytes = () => {
     const now = performance.now();
-    longestGapMs = Math.max(longestGapMs, now - last);
+    // Gaps between chunks only: how long the agent took to answer says nothing of its pace.
+    if (streaming) longestGapMs = Math.max(longestGapMs, now - last);
+    streaming = true;
     last = now;
   };
   return { bytes, stop: () => clearInterval(timer) };

@@ -130,7 +130,19 @@ class Dash:
         widths = self.page.evaluate(
             "() => [document.documentElement.scrollWidth, window.innerWidth]"
         )
-        assert widths[0] <= widths[1], f"page is {widths[0]} px wide in a {widths[1]} px window"
+        if widths[0] > widths[1]:
+            # Name the elements that stick out, so a failure says where to look.
+            culprits = self.page.evaluate(
+                """(limit) => [...document.querySelectorAll("body *")]
+                  .filter((el) => el.getBoundingClientRect().right > limit + 1)
+                  .slice(0, 8)
+                  .map((el) => `${el.tagName.toLowerCase()}.${el.className}`
+                    + ` (${Math.round(el.getBoundingClientRect().right)} px)`)""",
+                widths[1],
+            )
+            raise AssertionError(
+                f"page is {widths[0]} px wide in a {widths[1]} px window: {culprits}"
+            )
 
 
 def login_url(agent: AgentProcess) -> str:

@@ -115,6 +115,12 @@ def test_a_silent_stream_shows_reconnecting_and_resumes(page: Dash, lone: AgentP
     notices, says so, and resumes with Last-Event-ID once the agent answers again."""
     p = page.page
     expect(p.locator("#conn")).to_have_attribute("data-state", "live")
+    # An event must have arrived first, or there is nothing to resume after: this node's card
+    # shows the time of the sample it was drawn from, so wait for a newer one.
+    card = p.locator(".topo-card[data-ts]").first
+    expect(card).to_be_visible()
+    first = card.get_attribute("data-ts")
+    expect(card).not_to_have_attribute("data-ts", first or "")
     before = len(event_streams(page))
     page.allow(r"request failed: GET .*/api/events")
     lone.process.send_signal(signal.SIGSTOP)

@@ -5,14 +5,12 @@
 // Samples from other members are what their heartbeats carried: numbers are checked before
 // use (see `num`), and everything reaches the page as text, never as markup.
 
-import { api } from "./api.js";
+import { api, coalesced } from "./api.js";
 import * as events from "./events.js";
 
 export const cluster = { status: null, nodes: new Map(), selfId: null, loaded: false };
 
 const listeners = new Set();
-let reloading = null;
-let reloadAgain = false;
 
 /** fn(change) with change.kind: "loaded" | "state" | "telemetry", and change.nodeId. */
 export function onCluster(fn) {
@@ -34,31 +32,16 @@ function notify(change) {
 export const num = (x) => (typeof x === "number" && Number.isFinite(x) ? x : null);
 
 /** Reloads status and members; concurrent calls share one request (and one more after it). */
-export function reload() {
-  if (reloading) {
-    reloadAgain = true;
-    return reloading;
-  }
-  reloading = (async () => {
-    try {
-      const [status, list] = await Promise.all([api("/api/status"), api("/api/nodes")]);
-      cluster.status = status;
-      cluster.selfId = status.node_id;
-      const next = new Map();
-      for (const node of list.nodes) next.set(node.node_id, node);
-      cluster.nodes = next;
-      cluster.loaded = true;
-      notify({ kind: "loaded" });
-    } finally {
-      reloading = null;
-      if (reloadAgain) {
-        reloadAgain = false;
-        reload().catch(() => {});
-      }
-    }
-  })();
-  return reloading;
-}
+export const reload = coalesced(async () => {
+  const [status, list] = await Promise.all([api("/api/status"), api("/api/nodes")]);
+  cluster.status = status;
+  cluster.selfId = status.node_id;
+  const next = new Map();
+  for (const node of list.nodes) next.set(node.node_id, node);
+  cluster.nodes = next;
+  cluster.loaded = true;
+  notify({ kind: "loaded" });
+});
 
 function onSample(nodeId, sample, lastSeen) {
   const node = cluster.nodes.get(nodeId);

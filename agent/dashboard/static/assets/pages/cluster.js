@@ -19,10 +19,6 @@ function summaryText() {
 }
 
 export default {
-  id: "cluster",
-  title: "Cluster",
-  nav: "Cluster",
-  paths: ["/cluster"],
   async mount(view, ctx) {
     useStyles("/assets/pages/cluster.css");
     if (!cluster.loaded) await reload();

@@ -32,10 +32,6 @@ function card(label, value) {
 }
 
 export default {
-  id: "health",
-  title: "Health",
-  nav: "Health",
-  paths: ["/health"],
   async mount(view, ctx) {
     useStyles("/assets/pages/health.css");
     const overall = badge("unknown", "checking…");

@@ -24,10 +24,6 @@ function tabs(active) {
 }
 
 export default {
-  id: "models",
-  title: "Models & chat",
-  nav: "Models & chat",
-  paths: ["/models", "/chat", "/chat/:session"],
   async mount(view, ctx) {
     useStyles("/assets/pages/models.css");
     const chat = location.pathname.startsWith("/chat");

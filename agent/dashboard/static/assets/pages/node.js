@@ -58,11 +58,6 @@ function liveGauges() {
 }
 
 export default {
-  id: "node",
-  title: "Node",
-  nav: null,
-  section: "overview",
-  paths: ["/nodes/:id"],
   async mount(view, ctx) {
     useStyles("/assets/pages/node.css");
     const id = ctx.params.id;

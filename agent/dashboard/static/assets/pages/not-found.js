@@ -4,9 +4,6 @@ import { h } from "../core/dom.js";
 import { pageHeader } from "../core/ui.js";
 
 export default {
-  id: "not-found",
-  title: "Not found",
-  paths: [],
   mount(view) {
     view.append(
       pageHeader("Page not found"),

@@ -51,10 +51,6 @@ function subtitle() {
 }
 
 export default {
-  id: "overview",
-  title: "Overview",
-  nav: "Overview",
-  paths: ["/"],
   async mount(view, ctx) {
     useStyles("/assets/pages/overview.css");
     if (!store.cluster.loaded) await store.reload();

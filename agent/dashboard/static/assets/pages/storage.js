@@ -38,10 +38,6 @@ function breadcrumb(segments) {
 const carriesFiles = (event) => [...(event.dataTransfer?.types ?? [])].includes("Files");
 
 export default {
-  id: "storage",
-  title: "Storage",
-  nav: "Storage",
-  paths: ["/storage", "/storage/:path*"],
   async mount(view, ctx) {
     useStyles("/assets/pages/storage.css");
     const segments = segmentsOf(ctx.params.path);

@@ -21,10 +21,6 @@ async function mountList(view, ctx) {
 }
 
 export default {
-  id: "tasks",
-  title: "Tasks",
-  nav: "Tasks",
-  paths: ["/tasks", "/tasks/:id"],
   async mount(view, ctx) {
     useStyles("/assets/pages/tasks.css");
     if (ctx.params.id) await mountDetail(view, ctx);

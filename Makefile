@@ -4,6 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 ARGS ?=
+TORCH ?= 2.13.0
 # pytest-xdist workers (0: serially). Tests mostly wait on agent subprocesses, so 4 workers on
 # 2 cores beat 2; more than 4 gained nothing (README, Testing).
 WORKERS ?= 4
@@ -17,7 +18,9 @@ PYTEST_PARALLEL := -n $(WORKERS) --dist loadfile
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# torch's CPU build, unless a torch is already there (a plain resolve takes CUDA's, GBs).
+	$(BIN)/python -c 'import torch' 2>/dev/null || $(BIN)/python -m pip install --quiet torch==$(TORCH)
+	$(BIN)/python -m pip install --quiet -e '.[dev,brain]'
 	touch $(STAMP)
 
 serve: $(STAMP)

@@ -19,6 +19,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from agent import __version__
+from agent.brain.subsystem import create as create_brain
 from agent.cluster.subsystem import ClusterSubsystem
 from agent.cluster.subsystem import create as create_cluster
 from agent.core import auth, sse
@@ -72,9 +73,10 @@ def build_subsystems(ctx: Context) -> tuple[list[Subsystem], ClusterSubsystem]:
     discovery = create_discovery(ctx)
     tasks = create_tasks(ctx)
     storage = create_storage(ctx)
+    brain = create_brain(ctx)
     llm = create_llm(ctx)
     ops = create_ops(ctx)
-    return [telemetry, cluster, discovery, tasks, storage, llm, ops], cluster
+    return [telemetry, cluster, discovery, tasks, storage, brain, llm, ops], cluster
 
 
 def create_app(settings: Settings, dashboard_dir: Path | None = None) -> Starlette:

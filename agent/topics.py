@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from agent.brain.events import TOPICS as BRAIN
 from agent.cluster.events import TOPICS as CLUSTER
 from agent.core.events import Topic
 from agent.core.stream_events import TOPICS as STREAM
@@ -14,6 +15,7 @@ from agent.tasks.events import TOPICS as TASKS
 from agent.telemetry.events import TOPICS as TELEMETRY
 
 CATALOGUES: tuple[tuple[Topic[Any], ...], ...] = (
+    BRAIN,
     CLUSTER,
     DISCOVERY,
     LLM,

@@ -22,6 +22,7 @@ from agent.core.capabilities import Capabilities
 from agent.core.cluster import ClusterView, TelemetryReadings
 from agent.core.db import Database
 from agent.core.jobs import Jobs
+from agent.core.knowledge import Knowledge
 from agent.core.metrics import Metrics
 from agent.peer.client import PeerClient
 from agent.peer.identity import Identity
@@ -65,6 +66,7 @@ class Context:
     peers: PeerClient = field(init=False)
     _cluster: ClusterView | None = field(default=None, repr=False)
     _telemetry: TelemetryReadings | None = field(default=None, repr=False)
+    _knowledge: Knowledge | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.peers = PeerClient(self.identity)
@@ -92,6 +94,14 @@ class Context:
 
     def provide_telemetry(self, readings: TelemetryReadings) -> None:
         self._telemetry = readings
+
+    @property
+    def knowledge(self) -> Knowledge | None:
+        """Retrieval over the cluster's documents; None when no brain subsystem runs."""
+        return self._knowledge
+
+    def provide_knowledge(self, knowledge: Knowledge) -> None:
+        self._knowledge = knowledge
 
     jobs: Jobs = field(default_factory=Jobs, repr=False)
 

@@ -26,9 +26,11 @@ from agent.core.sse import sse_response
 from agent.core.wire import Answer, StrictModel
 from agent.llm.chat import ChatRouter, Inference, Messages
 from agent.llm.events import SESSION_CHANGED, SessionChanged
+from agent.llm.grounding import BrainOptions, ground
 from agent.llm.models import (
     ChatAnswer,
     ChatMessage,
+    ChatSource,
     ChatStats,
     InferenceSession,
     InferenceSessionList,
@@ -64,13 +66,13 @@ class ChatBody(StrictModel):
     options: dict[str, Any] = {}
     stream: bool = True
     use_brain: bool = False
+    brain: BrainOptions | None = None
     use_memory: bool = False
     mcp_servers: list[str] | None = None
 
 
 def _unavailable_features(body: ChatBody) -> list[str]:
     wanted = {
-        "use_brain": body.use_brain,
         "use_memory": body.use_memory,
         "mcp_servers": bool(body.mcp_servers),
     }
@@ -78,6 +80,8 @@ def _unavailable_features(body: ChatBody) -> list[str]:
 
 
 async def _conversation(store: ChatStore, body: ChatBody) -> Messages:
+    """The messages to send; with a session, its history and the new message (which is
+    stored only once the request is accepted)."""
     if body.session_id is not None:
         if await store.session(body.session_id) is None:
             raise no_session(body.session_id)
@@ -88,7 +92,6 @@ async def _conversation(store: ChatStore, body: ChatBody) -> Messages:
         history = [
             {"role": m.role, "content": m.content} for m in await store.messages(body.session_id)
         ]
-        await store.append(body.session_id, "user", body.message, time.time(), model=body.model)
         return [*history, {"role": "user", "content": body.message}]
     if not body.messages or body.message is not None:
         raise BadRequest("send `messages`, or `session_id` with `message`")
@@ -113,6 +116,7 @@ def build_chat_routes(router: ChatRouter, store: ChatStore, bus: EventBus) -> li
         record: Inference,
         events: AsyncIterator[GenerationEvent],
         session_id: str | None,
+        sources: list[ChatSource],
     ) -> AsyncIterator[ChatToken | ChatDone | StreamError]:
         """Relay the generation, and store what was said however it ends."""
         text: list[str] = []
@@ -152,7 +156,14 @@ def build_chat_routes(router: ChatRouter, store: ChatStore, bus: EventBus) -> li
                 # Before `done` goes out: a client that reads the session on `done` sees it.
                 await keep()
                 stored = True
-            yield _stats(ChatDone, record, done, session_id=session_id, content="".join(text))
+            yield _stats(
+                ChatDone,
+                record,
+                done,
+                session_id=session_id,
+                content="".join(text),
+                sources=sources,
+            )
         finally:
             if record.state == "running":
                 router.inferences.finish(record, state, done)
@@ -168,15 +179,24 @@ def build_chat_routes(router: ChatRouter, store: ChatStore, bus: EventBus) -> li
                 code="FEATURE_UNAVAILABLE",
                 details={"features": missing},
             )
-        messages = await _conversation(store, body)
+        if body.brain is not None and not body.use_brain:
+            raise BadRequest("`brain` options need use_brain: true")
         node_id = router.route(body.model)
+        messages = await _conversation(store, body)
+        sources: list[ChatSource] = []
+        if body.use_brain:
+            messages, sources = await ground(
+                router.ctx.knowledge, messages, body.brain or BrainOptions()
+            )
+        if body.session_id is not None and body.message is not None:
+            await store.append(body.session_id, "user", body.message, time.time(), model=body.model)
         record = router.inferences.start(body.model, node_id)
         try:
             events = await router.generate(node_id, body.model, messages, body.options)
         except Exception as exc:
             router.inferences.finish(record, "failed", error=str(exc))
             raise
-        relay = answer(record, events, body.session_id)
+        relay = answer(record, events, body.session_id, sources)
         if not body.stream:
             return json_response(await _one_answer(relay))
         start = ChatStart(
@@ -221,9 +241,9 @@ def build_chat_routes(router: ChatRouter, store: ChatStore, bus: EventBus) -> li
             summary="Chat with a model anywhere in the cluster (SSE "
             "tokens, then stats; stream=false for one JSON answer).",
             responses={
-                404: "MODEL_NOT_FOUND | SESSION_NOT_FOUND",
+                404: "MODEL_NOT_FOUND | SESSION_NOT_FOUND | NODE_NOT_FOUND",
                 502: "LLM_GENERATION_FAILED",
-                503: "LLM_BACKEND_UNAVAILABLE",
+                503: "LLM_BACKEND_UNAVAILABLE | BRAIN_UNAVAILABLE",
             },
         ),
         api_route(

@@ -29,11 +29,27 @@ class ChatStats(Answer):
     done_reason: str | None = Field(description='Ollama\'s, e.g. "stop" or "length".')
 
 
+class ChatSource(Answer):
+    """A passage of the cluster's documents given to the model, cited as [n] in the answer."""
+
+    n: int = Field(description="Its number in the prompt: the answer cites it as [n]")
+    node_id: str
+    node_name: str
+    path: str
+    start_line: int
+    end_line: int
+    heading: list[str]
+    score: float
+
+
 class ChatAnswer(ChatStats):
     """The answer of `POST /api/llm/chat` with `stream: false`."""
 
     session_id: str | None
     message: ChatMessage
+    sources: list[ChatSource] = Field(
+        default=[], description="With use_brain: the passages the prompt carried"
+    )
 
 
 class MessageStats(ChatStats):

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from agent.core.wire import Answer
+from agent.llm.models_chat import ChatSource
 
 
 class OpenAiModel(Answer):
@@ -45,3 +46,6 @@ class OpenAiChatCompletion(Answer):
     model: str
     choices: list[OpenAiChoice]
     usage: OpenAiUsage
+    sources: list[ChatSource] | None = Field(
+        default=None, description="OpenFabric's: with use_brain, the passages the prompt carried"
+    )

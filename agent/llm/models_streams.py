@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Field, TypeAdapter
 
 from agent.core.wire import Answer
-from agent.llm.models_chat import ChatStats
+from agent.llm.models_chat import ChatSource, ChatStats
 
 
 class TokenEvent(Answer):
@@ -79,3 +79,6 @@ class ChatStart(Answer):
 class ChatDone(ChatStats):
     session_id: str | None
     content: str = Field(description="The whole answer.")
+    sources: list[ChatSource] = Field(
+        default=[], description="With use_brain: the passages the prompt carried"
+    )

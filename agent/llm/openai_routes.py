@@ -11,7 +11,7 @@ import json
 import secrets
 import time
 from collections.abc import AsyncIterator
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute
 from agent.core.errors import ApiError, BadRequest
 from agent.core.http import api_route, decode_json, json_response, read_body
 from agent.llm.chat import ChatRouter, Inference
+from agent.llm.grounding import BrainOptions, ground
 from agent.llm.models import (
     OpenAiChatCompletion,
     OpenAiChoice,
@@ -29,6 +30,7 @@ from agent.llm.models import (
     OpenAiModelList,
     OpenAiUsage,
 )
+from agent.llm.models_chat import ChatSource
 from agent.llm.models_streams import DoneEvent, GenerationEvent, TokenEvent
 from agent.llm.service import LlmService
 
@@ -72,6 +74,9 @@ class Completion(BaseModel):
     stop: str | list[str] | None = None
     frequency_penalty: float | None = None
     presence_penalty: float | None = None
+    # OpenFabric's own fields (OpenAI clients send them as extra body fields).
+    use_brain: bool = False
+    brain: BrainOptions | None = None
 
 
 def openai_error(status: int, message: str, code: str, param: str | None = None) -> Response:
@@ -110,6 +115,11 @@ def build_openai_routes(router: ChatRouter, service: LlmService) -> list[BaseRou
             }
             messages = [{"role": m.role, "content": _text(m.content)} for m in body.messages]
             node_id = router.route(body.model)
+            sources: list[ChatSource] = []
+            if body.use_brain:
+                messages, sources = await ground(
+                    router.ctx.knowledge, messages, body.brain or BrainOptions()
+                )
             record = router.inferences.start(body.model, node_id)
             events = await router.generate(node_id, body.model, messages, options)
         except ApiError as exc:
@@ -119,7 +129,7 @@ def build_openai_routes(router: ChatRouter, service: LlmService) -> list[BaseRou
         ident, created = f"chatcmpl-{secrets.token_hex(12)}", int(time.time())
         if body.stream:
             return StreamingResponse(
-                _chunks(router, record, events, ident, created, body.model),
+                _chunks(router, record, events, ident, created, body.model, sources),
                 media_type="text/event-stream",
             )
         text: list[str] = []
@@ -153,6 +163,7 @@ def build_openai_routes(router: ChatRouter, service: LlmService) -> list[BaseRou
                     completion_tokens=completion,
                     total_tokens=prompt + completion,
                 ),
+                sources=sources if body.use_brain else None,
             )
         )
 
@@ -194,15 +205,18 @@ async def _chunks(
     ident: str,
     created: int,
     model: str,
+    sources: list[ChatSource],
 ) -> AsyncIterator[bytes]:
     def chunk(delta: dict[str, str], finish: str | None = None) -> bytes:
-        data = {
+        data: dict[str, Any] = {
             "id": ident,
             "object": "chat.completion.chunk",
             "created": created,
             "model": model,
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
         }
+        if finish is not None and sources:
+            data["sources"] = [s.model_dump(mode="json") for s in sources]
         return f"data: {json.dumps(data)}\n\n".encode()
 
     state: Literal["done", "failed", "cancelled"] = "cancelled"

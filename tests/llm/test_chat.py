@@ -198,7 +198,7 @@ async def test_openai_package_against_v1(llm_agent) -> None:
     ("body", "status", "code"),
     [
         (
-            {"model": MODEL, "messages": [{"role": "user", "content": "x"}], "use_brain": True},
+            {"model": MODEL, "messages": [{"role": "user", "content": "x"}], "use_memory": True},
             400,
             "FEATURE_UNAVAILABLE",
         ),

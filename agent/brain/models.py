@@ -47,6 +47,7 @@ class BrainStatus(Answer):
     model: str = Field(description="The embedding model (name or local path)")
     model_loaded: bool = Field(description="The model is loaded lazily, when text needs encoding")
     dimensions: int | None = Field(description="Of the index's vectors; None before any")
+    vectors: int = Field(description="Vectors in the index: equal to `chunks` once it settles")
     index_bytes: int = Field(description="Size of the vector index file on disk")
     deleted_slots: int = Field(description="Index slots freed by deletions, reused by adds")
     queue: int = Field(description="Files waiting to be (re)indexed")

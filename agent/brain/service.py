@@ -118,6 +118,7 @@ class BrainService:
             model=self.embedder.name,
             model_loaded=self.embedder.loaded,
             dimensions=None if index is None else index.dimensions,
+            vectors=0 if index is None else index.count,
             index_bytes=self.holder.file_bytes,
             deleted_slots=self.holder.deleted,
             queue=len(self.queue),

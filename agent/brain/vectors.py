@@ -83,7 +83,11 @@ class VectorIndex:
             if self.path.exists():
                 try:
                     index = hnswlib.Index(space="cosine", dim=self.dimensions)
-                    index.load_index(str(self.path), allow_replace_deleted=True)
+                    # Room for what SQLite holds now (0 would mean "exactly the saved count").
+                    capacity = max(INITIAL_CAPACITY, 2 * len(live_ids))
+                    index.load_index(
+                        str(self.path), max_elements=capacity, allow_replace_deleted=True
+                    )
                     index.set_ef(EF_SEARCH)
                     self._index = index
                     self._reconcile(set(live_ids), vectors_of)
@@ -140,7 +144,7 @@ class VectorIndex:
         free = int(self._index.get_max_elements()) - int(self._index.element_count)
         needed = len(fresh) - min(self.deleted, len(fresh))
         if needed > free:
-            capacity = int(self._index.get_max_elements())
+            capacity = max(INITIAL_CAPACITY, int(self._index.get_max_elements()))
             while capacity - int(self._index.element_count) < needed:
                 capacity *= 2
             self._index.resize_index(capacity)

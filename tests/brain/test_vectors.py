@@ -94,3 +94,11 @@ def test_saves_leave_no_temporary_file_and_grow_past_capacity(tmp_path: Path) ->
     index.save()
     assert sorted(p.name for p in tmp_path.iterdir()) == [FILE]
     assert opened(tmp_path, list(range(2500))).count == 2500
+
+
+def test_a_saved_index_takes_more_vectors_after_loading(tmp_path: Path) -> None:
+    opened(tmp_path, []).save()  # an empty index on disk, as after the first vectors' dims
+    index = VectorIndex(tmp_path, DIMS)
+    index.load([], fetch)
+    index.add(list(range(2000)), VECTORS[:2000])
+    assert index.count == 2000

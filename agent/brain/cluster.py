@@ -22,7 +22,7 @@ from agent.brain.models import (
     PeerSearchBody,
     SearchMode,
 )
-from agent.brain.search import LocalSearch
+from agent.brain.search import LocalSearch, fuse_hits
 from agent.core.cluster import ClusterView, MemberView
 from agent.core.errors import NotFound
 from agent.peer.client import PeerClient, PeerUnreachable
@@ -81,6 +81,8 @@ class ClusterSearch:
                         NotSearched(node_id=member.node_id, name=member.name, reason=member.state)
                     )
         hits.sort(key=lambda h: (-h.score, h.node_id, h.path, h.start_line))
+        if mode == "hybrid" and len(searched) > 1:
+            hits = fuse_hits(hits, k)
         return hits[:k], sorted(searched), sorted(skipped, key=lambda s: s.name)
 
     async def _ask(self, member: MemberView, ask: PeerSearchBody) -> list[BrainHit]:
@@ -111,11 +113,17 @@ class ClusterSearch:
                     "node_name": member.name,
                     "text": hit.text[:MAX_TEXT],
                     "snippet": hit.snippet[:MAX_TEXT],
-                    "score": hit.score if math.isfinite(hit.score) else 0.0,
+                    "score": _finite(hit.score) or 0.0,
+                    "similarity": _finite(hit.similarity),
+                    "bm25": _finite(hit.bm25),
                 }
             )
             for hit in answer.hits[: ask.k]
         ]
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
 
 
 def _refusal(status: int, raw: bytes) -> str:

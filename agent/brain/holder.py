@@ -100,6 +100,12 @@ class IndexHolder:
             return []
         return await anyio.to_thread.run_sync(index.search, vector, k, allowed)
 
+    async def similarities(self, vector: Vectors, ids: list[int]) -> dict[int, float]:
+        index = self.index
+        if index is None:
+            return {}
+        return await anyio.to_thread.run_sync(index.similarities, vector, ids)
+
     async def settle(self) -> None:
         """Compact if too much is deleted, then save what changed."""
         index = self.index

@@ -88,6 +88,12 @@ class BrainHit(Answer):
         description="vector: cosine similarity; lexical: BM25 (higher is better); hybrid: "
         "reciprocal rank fusion"
     )
+    similarity: float | None = Field(
+        default=None, description="Cosine similarity to the query (vector and hybrid)"
+    )
+    bm25: float | None = Field(
+        default=None, description="BM25 of the query's words (lexical and hybrid; None: no match)"
+    )
     snippet: str = Field(description="A short excerpt, for display")
     text: str = Field(description="The whole chunk")
 

@@ -190,6 +190,17 @@ class VectorIndex:
             for label, distance in zip(labels[0], distances[0], strict=True)
         ]
 
+    def similarities(self, vector: Vectors, ids: list[int]) -> dict[int, float]:
+        """Cosine similarity of `vector` to each of `ids` still in the index."""
+        with self._lock:
+            present = [i for i in ids if i in self._live]
+            if not present:
+                return {}
+            rows = np.asarray(self._index.get_items(present, return_type="numpy"))
+        scores = rows @ vector / max(float(np.linalg.norm(vector)), 1e-12)
+        norms = np.maximum(np.linalg.norm(rows, axis=1), 1e-12)
+        return {i: float(s) for i, s in zip(present, scores / norms, strict=True)}
+
     # -- persistence --
 
     def save(self) -> None:

@@ -38,3 +38,8 @@ def test_snippet_is_bounded_and_centred_on_a_query_word() -> None:
     assert "lighthouse" in cut
     assert len(cut) <= 242
     assert snippet("short text", "x") == "short text"
+
+
+def test_common_words_are_dropped_unless_nothing_else_is_left() -> None:
+    assert fts_match("When is the cat's vaccination?") == '"cat" OR "s" OR "vaccination"'
+    assert fts_match("what is it") == '"what" OR "is" OR "it"'

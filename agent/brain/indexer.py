@@ -62,6 +62,7 @@ class Indexer:
         queue: WorkQueue,
         sources: Callable[[], list[str]],
         max_bytes: int,
+        private: list[str],
     ) -> None:
         self.store = store
         self.holder = holder
@@ -70,6 +71,8 @@ class Indexer:
         self.queue = queue
         self.sources = sources
         self.max_bytes = max_bytes
+        # The agent's own data (keys, token, database): never indexed, whatever the sources.
+        self.private = private
         self.rate = Rate()
         self.busy = False
         self.last_change: float | None = None
@@ -90,7 +93,7 @@ class Indexer:
         roots = self.sources()
         looked: list[tuple[prepare.Looked, set[Scan]]] = []
         for path, scans in group:
-            if not within(path, roots) or hidden_below(path, roots):
+            if not within(path, roots) or hidden_below(path, roots) or within(path, self.private):
                 looked.append((prepare.Gone(path), scans))
                 continue
             known = await self.store.state(path)
@@ -131,7 +134,8 @@ class Indexer:
                 self._settle(found.path, scans, counted=not isinstance(found, prepare.Gone))
 
     async def _walk(self, folder: str, scans: set[Scan]) -> None:
-        files = await anyio.to_thread.run_sync(lambda: list(files_under(Path(folder))))
+        found = await anyio.to_thread.run_sync(lambda: list(files_under(Path(folder))))
+        files = [p for p in found if not within(p, self.private)]
         present = set(files)
         # Files gone from the folder since it was last walked leave the index too.
         gone = [p for p in await self.store.paths_under(folder) if p not in present]

@@ -153,6 +153,14 @@ class BrainService:
         return scan
 
     async def _set_sources(self, sources: list[str]) -> None:
+        home = str(self.ctx.settings.home.resolve())
+        private = [p for p in sources if within(p, [home])]
+        if private:
+            raise BadRequest(
+                f"the agent's own data folder is never indexed: {', '.join(private)}",
+                code="INVALID_PATH",
+                details={"paths": private},
+            )
         missing = [p for p in sources if not await anyio.to_thread.run_sync(os.path.exists, p)]
         if missing:
             raise BadRequest(

@@ -45,6 +45,7 @@ class BrainSubsystem:
             self.queue,
             lambda: self.service.sources(),
             ctx.settings.brain_max_file_bytes,
+            [str(ctx.settings.home.resolve())],
         )
         self.watcher = Watcher(self.queue, lambda: self.service.sources())
         local = LocalSearch(self.store, self.holder, self.embedder, self._identity)

@@ -227,3 +227,17 @@ def test_bad_input_is_refused_and_changes_nothing(
         before["files"],
         before["chunks"],
     )
+
+
+def test_the_agents_own_data_is_never_indexed(agent: AgentProcess, docs: Path) -> None:
+    inside = call(agent, "POST", "/api/brain/reindex", json={"sources": [str(agent.home)]})
+    assert inside.status_code == 400
+    assert inside.json()["error_code"] == "INVALID_PATH"
+    # A source above the home walks past it: agent.json, the token and the keys stay out.
+    around = agent.home.parent
+    done = list(reindex(agent, {"sources": [str(docs), str(around)]}))[-1][1]
+    assert done["done"] is True
+    listed = [s["path"] for s in status(agent)["skipped_files"]]
+    hits = paths(search(agent, "node_id url token peer_port", mode="lexical", k=50))
+    assert [p for p in listed + hits if p.startswith(str(agent.home))] == []
+    list(reindex(agent, {"sources": [str(docs)]}))

@@ -116,8 +116,11 @@ class Indexer:
         if changed:
             await self._index(changed)
         for found, scans in looked:
-            if isinstance(found, prepare.Unchanged) and not found.same_time:
-                await self.store.touch(found.path, found.size, found.mtime_ns)
+            if isinstance(found, prepare.Unchanged):
+                if not found.same_time:
+                    await self.store.touch(found.path, found.size, found.mtime_ns)
+                for scan in scans if found.skipped else ():
+                    scan.skipped += 1
             elif isinstance(found, prepare.Skip):
                 was = await self.store.skip_file(
                     found.path, found.reason, found.detail, found.size, found.mtime_ns

@@ -39,6 +39,8 @@ class Unchanged:
     mtime_ns: int
     # False when only the time changed (the stored time is brought up to date).
     same_time: bool
+    # Still skipped, as it was (for the same reason).
+    skipped: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ def look(path: str, known: FileState | None, model: str, max_bytes: int) -> Look
         return Gone(path)
     size, mtime_ns = info.st_size, info.st_mtime_ns
     if known is not None and (known.size, known.mtime_ns) == (size, mtime_ns):
-        return Unchanged(path, size, mtime_ns, same_time=True)
+        return Unchanged(path, size, mtime_ns, same_time=True, skipped=known.skipped)
     found = extract(Path(path), max_bytes)
     if isinstance(found, Skipped):
         return Skip(path, found.reason, found.detail, size, mtime_ns)

@@ -130,20 +130,24 @@ class BrainService:
     # -- reindexing --
 
     async def reindex(self, paths: list[str] | None, sources: list[str] | None) -> Scan:
+        """Everything is checked before anything changes: a refusal leaves the sources as
+        they were."""
         self.require()
-        if sources is not None:
-            await self._set_sources([_absolute(p, "sources") for p in sources])
-        targets = self._sources
+        new = None if sources is None else await self._checked_sources(sources)
+        roots = self._sources if new is None else new
+        targets = roots
         if paths is not None:
             targets = [_absolute(p, "paths") for p in paths]
-            outside = [p for p in targets if not within(p, self._sources)]
+            outside = [p for p in targets if not within(p, roots)]
             if outside:
                 raise BadRequest(
                     f"not within this node's sources: {', '.join(outside)}",
                     code="PATH_OUTSIDE_SOURCES",
-                    details={"paths": outside, "sources": self._sources},
+                    details={"paths": outside, "sources": roots},
                 )
         scan = Scan()
+        if new is not None:
+            await self._set_sources(new, scan)
         for target in targets:
             is_file = await anyio.to_thread.run_sync(os.path.isfile, target)
             self.queue.put(target, [scan], seen=is_file)
@@ -152,28 +156,32 @@ class BrainService:
         self.ctx.spawn("brain.progress", lambda: self._report(scan))
         return scan
 
-    async def _set_sources(self, sources: list[str]) -> None:
+    async def _checked_sources(self, sources: list[str]) -> list[str]:
+        absolute = [_absolute(p, "sources") for p in sources]
         home = str(self.ctx.settings.home.resolve())
-        private = [p for p in sources if within(p, [home])]
+        private = [p for p in absolute if within(p, [home])]
         if private:
             raise BadRequest(
                 f"the agent's own data folder is never indexed: {', '.join(private)}",
                 code="INVALID_PATH",
                 details={"paths": private},
             )
-        missing = [p for p in sources if not await anyio.to_thread.run_sync(os.path.exists, p)]
+        missing = [p for p in absolute if not await anyio.to_thread.run_sync(os.path.exists, p)]
         if missing:
             raise BadRequest(
                 f"no such file or folder: {', '.join(missing)}",
                 code="SOURCE_NOT_FOUND",
                 details={"paths": missing},
             )
-        unique = list(dict.fromkeys(sources))
-        dropped = [p for p in self._sources if p not in unique]
-        self._sources = unique
-        await self.store.set_meta("sources", json.dumps(unique))
+        return list(dict.fromkeys(absolute))
+
+    async def _set_sources(self, sources: list[str], scan: Scan) -> None:
+        dropped = [p for p in self._sources if p not in sources]
+        self._sources = sources
+        await self.store.set_meta("sources", json.dumps(sources))
         for path in dropped:
-            self.queue.put(path)  # no longer within the sources: it leaves the index
+            # No longer within the sources: what it held leaves the index.
+            self.queue.put(path, [scan], seen=False)
         self.watcher.sources_changed()
 
     async def _report(self, scan: Scan) -> None:

@@ -1,8 +1,9 @@
 """Every third-party module the code imports is declared in pyproject.toml.
 
 The agent and CLI may use only `dependencies`, except the brain, which may also use the
-`brain` extra (the agent runs without it); the tests may also use the `dev` extra. A module that is merely present in the developer's venv (pulled in by something else) would
-be missing from a user's install.
+`brain` extra (the agent runs without it); the tests may also use the `dev` extra. A module
+that is merely present in the developer's venv (pulled in by something else) would be
+missing from a user's install.
 """
 
 from __future__ import annotations

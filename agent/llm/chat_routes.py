@@ -133,7 +133,9 @@ def build_chat_routes(router: ChatRouter, store: ChatStore, bus: EventBus) -> li
                     "assistant",
                     "".join(text),
                     time.time(),
-                    stats=_stats(MessageStats, record, done, partial=state != "done"),
+                    stats=_stats(
+                        MessageStats, record, done, partial=state != "done", sources=sources
+                    ),
                 )
             bus.publish(
                 SESSION_CHANGED, SessionChanged(session_id=session_id or "", change="message")

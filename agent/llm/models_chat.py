@@ -54,6 +54,9 @@ class ChatAnswer(ChatStats):
 
 class MessageStats(ChatStats):
     partial: bool = Field(description="Whether the answer was cut short (client gone, error).")
+    sources: list[ChatSource] = Field(
+        default=[], description="With use_brain: the passages the prompt carried"
+    )
 
 
 class ChatSessionMessage(Answer):

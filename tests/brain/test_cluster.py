@@ -165,3 +165,20 @@ def test_an_offline_member_is_named_as_not_searched(trio: Trio) -> None:
     (missing,) = answer["not_searched"]
     assert missing["name"] == "charlie"
     assert missing["reason"] in ("suspect", "offline") or "unreachable" in missing["reason"]
+
+
+def test_a_session_keeps_the_sources_of_each_answer(trio: Trio) -> None:
+    session = call(trio.alpha, "POST", "/api/llm/sessions", json={"title": "boat"}).json()
+    body = {
+        "model": MODEL,
+        "session_id": session["session_id"],
+        "message": "Where is the dinghy moored?",
+        "use_brain": True,
+        "stream": False,
+    }
+    answer = call(trio.alpha, "POST", "/api/llm/chat", json=body).json()
+    assert answer["sources"][0]["node_name"] == "alpha"
+    stored = call(trio.alpha, "GET", f"/api/llm/sessions/{session['session_id']}").json()
+    user, reply = stored["messages"]
+    assert user["content"] == "Where is the dinghy moored?"  # as asked, without the passages
+    assert reply["stats"]["sources"] == answer["sources"]

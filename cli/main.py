@@ -6,6 +6,7 @@ import click
 
 from agent import __version__
 from cli.commands import register
+from cli.commands.brain import brain
 from cli.runtime import global_options, globals_of
 
 
@@ -19,6 +20,7 @@ def cli(ctx: click.Context) -> None:
 
 
 register(cli)
+cli.add_command(brain)
 
 
 def main(argv: list[str] | None = None) -> int:

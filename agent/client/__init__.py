@@ -18,6 +18,7 @@ SDK starts nothing and loads none of the agent's server code.
 from __future__ import annotations
 
 from agent.client.auth import AuthMixin
+from agent.client.brain import BrainMixin
 from agent.client.cluster import ClusterMixin
 from agent.client.discovery import DEFAULT_URL, discover
 from agent.client.errors import AgentUnavailable, ApiError, ClientError, StreamEndedEarly
@@ -30,6 +31,11 @@ from agent.client.tasks import TasksMixin
 from agent.client.transport import DEFAULT_TIMEOUT
 from agent.client.types import (
     AdmittedNode,
+    BrainForgotten,
+    BrainHit,
+    BrainSearchAnswer,
+    BrainSource,
+    BrainStatus,
     Breaker,
     ChatAnswer,
     ChatMessage,
@@ -65,11 +71,14 @@ from agent.client.types import (
     Node,
     NodeList,
     NodeResources,
+    NotSearched,
+    ReindexProgress,
     SchedulerNode,
     SchedulerStats,
     SessionDeleted,
     SessionList,
     SessionMessage,
+    SkippedFile,
     Status,
     StorageHealth,
     StorageListing,
@@ -85,14 +94,16 @@ from agent.client.types import (
 # fmt: off
 __all__ = [
     "DEFAULT_TIMEOUT", "DEFAULT_URL", "AdmittedNode", "AgentClient", "AgentUnavailable",
-    "ApiError", "Breaker", "ChatAnswer", "ChatEvent", "ChatMessage", "ChatSession",
-    "ChatSessionDetail", "ChatStats", "ClientError", "ClusterModel", "DeleteResult", "Discovered",
-    "DiscoveredAgent", "DispatchLatency", "Download", "EvictResult", "Health", "HealthCheck",
-    "HealthProbe", "Issuer", "JoinResult", "JoinToken", "LeaveResult", "LlmModel", "LlmStatus",
-    "LoadedModel", "LogEvent", "LogStream", "LoggedOut", "LoginCode", "MetricFamily",
-    "MetricSample", "MetricsReport", "ModelCatalog", "ModelDeleted", "ModelHolder", "ModelPlan",
-    "Node", "NodeList", "NodeResources", "PullEvent", "SSEParser", "SchedulerNode",
-    "SchedulerStats", "SessionDeleted", "SessionList", "SessionMessage", "Status",
+    "ApiError", "BrainForgotten", "BrainHit", "BrainSearchAnswer", "BrainSource",
+    "BrainStatus", "Breaker", "ChatAnswer", "ChatEvent", "ChatMessage", "ChatSession",
+    "ChatSessionDetail", "ChatStats", "ClientError", "ClusterModel", "DeleteResult",
+    "Discovered", "DiscoveredAgent", "DispatchLatency", "Download", "EvictResult", "Health",
+    "HealthCheck", "HealthProbe", "Issuer", "JoinResult", "JoinToken", "LeaveResult",
+    "LlmModel", "LlmStatus", "LoadedModel", "LogEvent", "LogStream", "LoggedOut", "LoginCode",
+    "MetricFamily", "MetricSample", "MetricsReport", "ModelCatalog", "ModelDeleted",
+    "ModelHolder", "ModelPlan", "Node", "NodeList", "NodeResources", "NotSearched",
+    "PullEvent", "ReindexProgress", "SSEParser", "SchedulerNode", "SchedulerStats",
+    "SessionDeleted", "SessionList", "SessionMessage", "SkippedFile", "Status",
     "StorageDownload", "StorageHealth", "StorageListing", "StoredFile", "StreamEndedEarly",
     "StreamEvent", "Task", "TaskDetail", "TaskPage", "TaskState", "TelemetryHistory",
     "TelemetrySample", "discover", "parse_sse",
@@ -100,7 +111,9 @@ __all__ = [
 # fmt: on
 
 
-class AgentClient(OpsMixin, ClusterMixin, TasksMixin, StorageMixin, LlmMixin, AuthMixin):
+class AgentClient(
+    OpsMixin, ClusterMixin, TasksMixin, StorageMixin, LlmMixin, BrainMixin, AuthMixin
+):
     """Async client of one agent's local API (`/api/...`).
 
     Use as `async with AgentClient(url, token) as client:` (`discover()` finds both for the

@@ -49,6 +49,8 @@ def _chat_body(
     message: str | None,
     options: Mapping[str, Any] | None,
     stream: bool,
+    use_brain: bool = False,
+    brain: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"model": model, "options": dict(options or {}), "stream": stream}
     if messages is not None:
@@ -57,6 +59,11 @@ def _chat_body(
         body["session_id"] = session_id
     if message is not None:
         body["message"] = message
+    # Sent only when asked for, so an agent without a brain sees the body it always did.
+    if use_brain:
+        body["use_brain"] = True
+    if brain is not None:
+        body["brain"] = dict(brain)
     return body
 
 
@@ -118,16 +125,20 @@ class LlmMixin(Transport):
         session_id: str | None = None,
         message: str | None = None,
         options: Mapping[str, Any] | None = None,
+        use_brain: bool = False,
+        brain: Mapping[str, Any] | None = None,
     ) -> AsyncGenerator[ChatEvent, None]:
         """Chat with `model` wherever it is in the cluster, streamed: `start`, a `token` per
         piece, then `done` (the whole answer in `content`, the stats in `data`).
 
         Send the whole conversation as `messages`, or `session_id` with the new `message`
-        (the session keeps the history and stores the answer). Refusals: MODEL_NOT_FOUND,
-        SESSION_NOT_FOUND, LLM_BACKEND_UNAVAILABLE; a generation that fails midway raises
-        `ApiError` (LLM_GENERATION_FAILED).
+        (the session keeps the history and stores the answer). With `use_brain`, the answer
+        draws on the cluster's documents (`brain`: `k`, `path`, `node` narrow what is
+        retrieved) and the `done` data lists them in `sources`, numbered as the answer cites
+        them. Refusals: MODEL_NOT_FOUND, SESSION_NOT_FOUND, LLM_BACKEND_UNAVAILABLE; a
+        generation that fails midway raises `ApiError` (LLM_GENERATION_FAILED).
         """
-        body = _chat_body(model, messages, session_id, message, options, True)
+        body = _chat_body(model, messages, session_id, message, options, True, use_brain, brain)
         stream = self._stream(
             "POST",
             "/api/llm/chat",
@@ -155,9 +166,11 @@ class LlmMixin(Transport):
         session_id: str | None = None,
         message: str | None = None,
         options: Mapping[str, Any] | None = None,
+        use_brain: bool = False,
+        brain: Mapping[str, Any] | None = None,
     ) -> ChatAnswer:
         """Like `chat`, but the whole answer at once: the message and the stats."""
-        body = _chat_body(model, messages, session_id, message, options, False)
+        body = _chat_body(model, messages, session_id, message, options, False, use_brain, brain)
         response = await self._request("POST", "/api/llm/chat", json_body=body)
         return self._model(response, ChatAnswer)
 

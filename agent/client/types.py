@@ -9,6 +9,14 @@ from __future__ import annotations
 
 from typing import Literal
 
+from agent.brain.models import BrainForgotten as BrainForgotten
+from agent.brain.models import BrainHit as BrainHit
+from agent.brain.models import BrainSearchAnswer as BrainSearchAnswer
+from agent.brain.models import BrainSource as BrainSource
+from agent.brain.models import BrainStatus as BrainStatus
+from agent.brain.models import NotSearched as NotSearched
+from agent.brain.models import ReindexProgress as ReindexProgress
+from agent.brain.models import SkippedFile as SkippedFile
 from agent.cluster.models import AdmittedNode as AdmittedNode
 from agent.cluster.models import ClusterNode as ClusterNode
 from agent.cluster.models import ClusterStatus as ClusterStatus

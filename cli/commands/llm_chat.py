@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextlib import aclosing
 from typing import Any, TypeVar
 
@@ -15,9 +15,11 @@ import click
 from agent.client import AgentClient, AgentUnavailable, ChatEvent, ClientError
 from cli import output
 from cli.commands import llm_views as views
+from cli.commands.tasks import resolve_node
 from cli.runtime import Globals, call, fail, global_options, globals_of, interactive, locate
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 PROMPT = ">>> "
 EXIT_COMMANDS = ("/exit", "/quit", "/bye")
 STDIN = "-"
@@ -34,13 +36,67 @@ async def node_name(client: AgentClient, node_id: str | None) -> str | None:
     return next((n.name for n in members if n.node_id == node_id), None)
 
 
+def citations(sources: Any) -> list[str]:
+    """The documents an answer drew on, as it numbers them: `[n] node:path:start-end`."""
+    if not isinstance(sources, list):
+        return []
+    lines = []
+    for source in sources:
+        if not isinstance(source, Mapping):
+            continue
+        node = source.get("node_name") or output.short_id(str(source.get("node_id") or "?"))
+        lines.append(
+            f"[{source.get('n')}] {node}:{source.get('path')}:"
+            f"{source.get('start_line')}-{source.get('end_line')}"
+        )
+    return lines
+
+
+class BrainAsk:
+    """What `--brain`, `--brain-k`, `--brain-path` and `--brain-node` ask of a chat: whether
+    it draws on the cluster's documents, and the `brain` narrowing of what it retrieves."""
+
+    def __init__(self, on: bool, k: int | None, path: str | None, node: str | None) -> None:
+        # Any narrowing asks for the brain: `--brain-k 3` alone means it.
+        self.on = on or k is not None or path is not None or node is not None
+        self.k, self.path, self.node = k, path, node
+
+    async def body(self, client: AgentClient) -> dict[str, Any] | None:
+        """The `brain` field, with --brain-node resolved to an ID; None when nothing narrows."""
+        node = await resolve_node(client, self.node) if self.node else None
+        found = {"k": self.k, "path": self.path, "node": node}
+        return {key: value for key, value in found.items() if value is not None} or None
+
+
+def brain_options(command: F) -> F:
+    options = [
+        click.option(
+            "--brain", "use_brain", is_flag=True, help="Answer from the cluster's documents."
+        ),
+        click.option(
+            "--brain-k",
+            type=click.IntRange(min=1),
+            metavar="N",
+            help="How many passages to retrieve [default: the agent's].",
+        ),
+        click.option("--brain-path", metavar="PREFIX", help="Only documents under this path."),
+        click.option(
+            "--brain-node", metavar="NODE", help="Only this node's documents (ID or name)."
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 async def answer(
     g: Globals, client: AgentClient, stream: AsyncGenerator[ChatEvent, None]
 ) -> dict[str, Any]:
-    """Print an answer as it streams in, then its stats (stderr); returns the `done` data.
+    """Print an answer as it streams in, then the documents it cites and its stats
+    (stderr); returns the `done` data.
 
     Table format writes the text as it arrives; json and yaml write the `done` event's data
-    (stats and the whole answer in `content`) once it is complete.
+    (stats, `sources` and the whole answer in `content`) once it is complete.
     """
     last = "\n"
     try:
@@ -59,7 +115,10 @@ async def answer(
             g.write("\n")
     if g.format != "table":
         g.emit(output.render(done, g.format, str))
-    elif not g.quiet:
+        return done
+    if cited := citations(done.get("sources")):
+        g.emit("\n" + "\n".join(cited))
+    if not g.quiet:
         g.note(views.stats_line(done, await node_name(client, done.get("node_id"))))
     return done
 
@@ -79,10 +138,19 @@ def _title(text: str) -> str:
 )
 @click.option("--session", "session_id", metavar="ID", help="Continue this chat session.")
 @click.option("--new-session", is_flag=True, help="Keep the exchange in a new session (-p only).")
+@brain_options
 @global_options
 @click.pass_context
 def chat(
-    ctx: click.Context, model: str, prompt: str | None, session_id: str | None, new_session: bool
+    ctx: click.Context,
+    model: str,
+    prompt: str | None,
+    session_id: str | None,
+    new_session: bool,
+    use_brain: bool,
+    brain_k: int | None,
+    brain_path: str | None,
+    brain_node: str | None,
 ) -> None:
     """Chat with MODEL, wherever it is in the cluster.
 
@@ -90,12 +158,17 @@ def chat(
     tokens/s, time to the first token) goes to stderr unless --quiet. Without -p, chats
     interactively in a session (a new one unless --session is given), so every answer knows
     what was said before; '/exit' or Ctrl-D ends the chat, Ctrl-C stops an answer.
+
+    With --brain (or any --brain-* option), answers draw on the documents the cluster's
+    brain indexes, and the passages an answer cites are listed under it as
+    '[n] node:path:start-end'.
     """
     if session_id is not None and new_session:
         raise click.UsageError("give either --session or --new-session, not both")
     g = globals_of(ctx)
+    ask = BrainAsk(use_brain, brain_k, brain_path, brain_node)
     if prompt is None:
-        _repl(g, model, session_id)
+        _repl(g, model, session_id, ask)
         return
     if prompt == STDIN:
         prompt = sys.stdin.read()
@@ -105,16 +178,20 @@ def chat(
         if new_session:
             sid = (await client.create_session(title=_title(prompt), model=model)).session_id
             g.note(f"session {sid}")
+        brain = await ask.body(client) if ask.on else None
         if sid is None:
-            stream = client.chat(model, [{"role": "user", "content": prompt}])
+            messages = [{"role": "user", "content": prompt}]
+            stream = client.chat(model, messages, use_brain=ask.on, brain=brain)
         else:
-            stream = client.chat(model, session_id=sid, message=prompt)
+            stream = client.chat(
+                model, session_id=sid, message=prompt, use_brain=ask.on, brain=brain
+            )
         return await answer(g, client, stream)
 
     call(ctx, operation, on_interrupt=lambda: click.echo("\nopenfabric: stopped", err=True))
 
 
-def _repl(g: Globals, model: str, session_id: str | None) -> None:
+def _repl(g: Globals, model: str, session_id: str | None, ask: BrainAsk) -> None:
     g.configure_logging()
     url, token = locate(g)
 
@@ -127,7 +204,10 @@ def _repl(g: Globals, model: str, session_id: str | None) -> None:
 
         return asyncio.run(turn())
 
+    brain: dict[str, Any] | None = None
     try:
+        if ask.on:
+            brain = run(ask.body)
         if session_id is None:
             created = run(lambda c: c.create_session(title=f"chat with {model}", model=model))
             session_id = created.session_id
@@ -159,7 +239,8 @@ def _repl(g: Globals, model: str, session_id: str | None) -> None:
             break
 
         def reply(client: AgentClient, said: str = text) -> Awaitable[dict[str, Any]]:
-            return answer(g, client, client.chat(model, session_id=sid, message=said))
+            stream = client.chat(model, session_id=sid, message=said, use_brain=ask.on, brain=brain)
+            return answer(g, client, stream)
 
         try:
             run(reply)

@@ -4,6 +4,7 @@
 import { h, setText } from "../core/dom.js";
 import { time } from "../core/format.js";
 import { num } from "../core/store.js";
+import { citations } from "./chat-sources.js";
 import { nodeName } from "./models-words.js";
 
 const WHO = { user: "You", assistant: "Assistant", system: "System", tool: "Tool" };
@@ -38,7 +39,10 @@ function bubble(role, { text = "", meta = "", at = null } = {}) {
 
 export function storedMessage(message) {
   const meta = message.role === "assistant" ? statsText(message.stats) : "";
-  return bubble(message.role, { text: message.content, meta, at: message.created_at }).el;
+  const { el, metaEl } = bubble(message.role, { text: message.content, meta, at: message.created_at });
+  const cited = citations(message.stats?.sources);
+  if (cited) metaEl.before(cited);
+  return el;
 }
 
 export function userMessage(text) {
@@ -70,6 +74,8 @@ export function liveAnswer() {
     },
     done(stats) {
       if (stats?.node_id) el.dataset.node = stats.node_id;
+      const cited = citations(stats?.sources);
+      if (cited) metaEl.before(cited);
       end(statsText(stats));
     },
     error(message) {

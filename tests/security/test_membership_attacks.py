@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import secrets
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -285,11 +286,19 @@ def test_a_member_cannot_claim_out_of_range_capabilities(trio: list[AgentProcess
         capabilities = call(a, "GET", f"/api/nodes/{hostile.node_id}").json()["capabilities"]
         for key in claim:
             assert capabilities.get(key) != claim[key]
-    # A newer member's unknown capability is ignored, not refused.
-    taken = post_as(
-        hostile, a, "/peer/heartbeat", {**HEARTBEAT, "capabilities": {"max_tasks": 3, "new": 1}}
-    )
-    assert taken.status_code == 200, taken.text
-    capabilities = call(a, "GET", f"/api/nodes/{hostile.node_id}").json()["capabilities"]
-    assert capabilities["max_tasks"] == 3
-    assert "new" not in capabilities
+    # A newer member's unknown capability is ignored, not refused. The real member is paused,
+    # so its own heartbeats cannot replace the forged claim before it is read back.
+    b.process.send_signal(signal.SIGSTOP)
+    try:
+
+        def taken() -> dict[str, object] | None:
+            claim = {"max_tasks": 3, "new": 1}
+            sent = post_as(hostile, a, "/peer/heartbeat", {**HEARTBEAT, "capabilities": claim})
+            assert sent.status_code == 200, sent.text
+            held = call(a, "GET", f"/api/nodes/{hostile.node_id}").json()["capabilities"]
+            return held if held["max_tasks"] == 3 else None
+
+        capabilities = wait_until(taken, 10, "the forged claim to be held")
+        assert "new" not in capabilities
+    finally:
+        b.process.send_signal(signal.SIGCONT)

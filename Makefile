@@ -46,6 +46,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/api_load.py
 	$(BIN)/python benchmarks/idle.py
+	$(BIN)/python benchmarks/brain.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

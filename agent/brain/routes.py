@@ -11,7 +11,6 @@ import re
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-import anyio
 from pydantic import Field
 from sse_starlette import ServerSentEvent
 from starlette.requests import Request
@@ -55,11 +54,9 @@ def build_routes(service: BrainService) -> list[BaseRoute]:
         scan = await service.reindex(body.paths, body.sources)
 
         async def stream() -> AsyncIterator[ServerSentEvent]:
-            while not scan.done:
-                yield ServerSentEvent(data=scan.progress().model_dump_json(), event="progress")
-                with anyio.move_on_after(PROGRESS_S):
-                    await scan.finished.wait()
-            yield ServerSentEvent(data=scan.progress().model_dump_json(), event="done")
+            async for progress in scan.follow(PROGRESS_S):
+                kind = "done" if progress.done else "progress"
+                yield ServerSentEvent(data=progress.model_dump_json(), event=kind)
 
         return sse_response(request, stream())
 

@@ -185,11 +185,8 @@ class BrainService:
         self.watcher.sources_changed()
 
     async def _report(self, scan: Scan) -> None:
-        while not scan.done:
-            self.ctx.bus.publish(BRAIN_REINDEX, scan.progress())
-            with anyio.move_on_after(PROGRESS_S):
-                await scan.finished.wait()
-        self.ctx.bus.publish(BRAIN_REINDEX, scan.progress())
+        async for progress in scan.follow(PROGRESS_S):
+            self.ctx.bus.publish(BRAIN_REINDEX, progress)
 
     # -- search --
 

@@ -93,15 +93,6 @@ class BrainStore:
 
     # -- files --
 
-    async def states(self) -> dict[str, FileState]:
-        rows = await self.db.fetchall("SELECT path, content_hash, size, mtime_ns FROM brain_files")
-        skipped = await self.db.fetchall("SELECT path, size, mtime_ns FROM brain_skipped")
-        states = {
-            r["path"]: FileState(r["content_hash"], r["size"], r["mtime_ns"], False) for r in rows
-        }
-        states.update({r["path"]: FileState("", r["size"], r["mtime_ns"], True) for r in skipped})
-        return states
-
     async def state(self, path: str) -> FileState | None:
         row = await self.db.fetchone(
             "SELECT content_hash, size, mtime_ns FROM brain_files WHERE path = ?", (path,)
@@ -229,12 +220,6 @@ class BrainStore:
         )
         return [r["path"] for r in rows]
 
-    async def paths_with_hash(self, content_hash: str) -> list[str]:
-        rows = await self.db.fetchall(
-            "SELECT path FROM brain_files WHERE content_hash = ? ORDER BY path", (content_hash,)
-        )
-        return [r["path"] for r in rows]
-
     async def forget(self, content_hash: str, at: float) -> list[Removed]:
         """Every file with this content leaves the index, and stays out until it changes."""
         async with self.db.transaction() as conn:
@@ -264,18 +249,6 @@ class BrainStore:
     async def live_ids(self) -> list[int]:
         rows = await self.db.fetchall("SELECT id FROM brain_chunks")
         return [int(r["id"]) for r in rows]
-
-    async def vectors(self, ids: Sequence[int]) -> list[bytes]:
-        """The stored vectors of `ids`, in that order."""
-        found: dict[int, bytes] = {}
-        for start in range(0, len(ids), 500):
-            part = list(ids[start : start + 500])
-            marks = ",".join("?" * len(part))
-            rows = await self.db.fetchall(
-                f"SELECT id, vector FROM brain_chunks WHERE id IN ({marks})", part
-            )
-            found.update({int(r["id"]): bytes(r["vector"]) for r in rows})
-        return [found[i] for i in ids]
 
     async def chunks(self, ids: Sequence[int]) -> dict[int, StoredChunk]:
         if not ids:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 
 import anyio
@@ -38,6 +38,16 @@ class Scan:
     def settle(self) -> None:
         if not self.walking and not self.pending:
             self.finished.set()
+
+    async def follow(self, interval: float) -> AsyncIterator[ReindexProgress]:
+        """The scan's progress every `interval` seconds, the last one done."""
+        while True:
+            progress = self.progress()
+            yield progress
+            if progress.done:
+                return
+            with anyio.move_on_after(interval):
+                await self.finished.wait()
 
     def progress(self) -> ReindexProgress:
         elapsed = time.monotonic() - self.started

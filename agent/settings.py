@@ -183,6 +183,23 @@ class Settings:
     brain_max_file_bytes: int = setting(
         50_000_000, "Files larger than this are skipped by the brain.", minimum=1
     )
+    memory_recall_k: int = setting(
+        5,
+        "Facts added to a chat's system prompt with `use_memory` (the most similar first).",
+        minimum=1,
+        maximum=50,
+    )
+    pulse_interval: float = setting(
+        10.0,
+        "Seconds between Pulse evaluations of the cluster's telemetry and state.",
+        minimum=0.05,
+        maximum=3600,
+    )
+    pulse_rules: str = setting(
+        "",
+        "A YAML file of Pulse rules merged over the default pack by rule id (a rule with "
+        "`enabled: false` turns one off); empty: the default pack alone.",
+    )
     login_code_ttl: float = setting(
         60.0,
         "Seconds a dashboard login code (from `openfabric dashboard`) stays valid.",

@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from agent.core.embedding import EncoderUnavailable
+
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
@@ -27,7 +29,7 @@ BATCH = 64
 EXTRA = "openfabric[brain]"
 
 
-class Unavailable(Exception):
+class Unavailable(EncoderUnavailable):
     """The embedding stack (or the model) is missing; the message says what to install."""
 
 
@@ -99,6 +101,15 @@ class SentenceEmbedder:
     @property
     def loaded(self) -> bool:
         return self._model is not None
+
+    def problem(self) -> str | None:
+        if self._model is not None:
+            return None
+        try:
+            model_location(self.setting)
+        except Unavailable as exc:
+            return missing_stack() or str(exc)
+        return missing_stack()
 
     def _load(self) -> object:
         with self._lock:

@@ -60,6 +60,7 @@ class BrainSubsystem:
             ClusterSearch(local, ctx.cluster, ctx.peers),
         )
         ctx.provide_knowledge(self.service)
+        ctx.provide_encoder(self.embedder)
 
     def _identity(self) -> tuple[str, str]:
         me = self.ctx.cluster.member(self.ctx.identity.node_id)

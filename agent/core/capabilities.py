@@ -67,3 +67,13 @@ class Capabilities(BaseModel):
     storage_free: StrictInt | None = _BYTES
     storage_used: StrictInt | None = _BYTES
     llm: LlmCapability | None = None
+    # What Pulse watches on every member (each reported by the subsystem that knows it).
+    breakers_open: StrictInt | None = Field(
+        default=None, ge=0, le=4096, description="Task breakers open in this node's scheduler"
+    )
+    storage_degraded: StrictInt | None = Field(
+        default=None, ge=0, le=2**40, description="Stored files with fewer copies than wanted"
+    )
+    brain_backlog: StrictInt | None = Field(
+        default=None, ge=0, le=2**40, description="Files waiting for this node's brain"
+    )

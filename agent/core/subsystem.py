@@ -21,9 +21,11 @@ from agent.core.bus import EventBus
 from agent.core.capabilities import Capabilities
 from agent.core.cluster import ClusterView, TelemetryReadings
 from agent.core.db import Database
+from agent.core.embedding import TextEncoder
 from agent.core.jobs import Jobs
 from agent.core.knowledge import Knowledge
 from agent.core.metrics import Metrics
+from agent.core.recollection import Recollection
 from agent.peer.client import PeerClient
 from agent.peer.identity import Identity
 from agent.settings import Settings
@@ -67,6 +69,8 @@ class Context:
     _cluster: ClusterView | None = field(default=None, repr=False)
     _telemetry: TelemetryReadings | None = field(default=None, repr=False)
     _knowledge: Knowledge | None = field(default=None, repr=False)
+    _encoder: TextEncoder | None = field(default=None, repr=False)
+    _memory: Recollection | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.peers = PeerClient(self.identity)
@@ -102,6 +106,22 @@ class Context:
 
     def provide_knowledge(self, knowledge: Knowledge) -> None:
         self._knowledge = knowledge
+
+    @property
+    def encoder(self) -> TextEncoder | None:
+        """The agent's text encoder; None when no brain subsystem runs."""
+        return self._encoder
+
+    def provide_encoder(self, encoder: TextEncoder) -> None:
+        self._encoder = encoder
+
+    @property
+    def memory(self) -> Recollection | None:
+        """The cluster's memory of facts; None when no memory subsystem runs."""
+        return self._memory
+
+    def provide_memory(self, memory: Recollection) -> None:
+        self._memory = memory
 
     jobs: Jobs = field(default_factory=Jobs, repr=False)
 

@@ -1,0 +1,106 @@
+"""Pulse's wire shapes: what its routes answer, what the OpenAPI document publishes and what
+the SDK parses. Answers are `Answer`s."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from agent.core.wire import Answer
+
+Severity = Literal["warning", "critical"]
+Status = Literal["ok", "warning", "critical"]
+
+
+class Insight(Answer):
+    id: str = Field(description="Stable for one condition: `<rule>:<node_id>[:<subject>]`")
+    rule: str
+    severity: Severity
+    title: str
+    what: str = Field(description="What is happening, with the figures")
+    why: str = Field(description="Why it matters")
+    action: str = Field(description="What to do about it")
+    since: float = Field(description="When the condition began (epoch seconds)")
+    updated_at: float = Field(description="When the card last changed")
+    node_id: str | None = Field(description="The node it is about; null for the whole cluster")
+    node_name: str | None
+    subject: str | None = Field(description="What on the node (a mount point, a GPU...)")
+    value: float | None = Field(description="The measured value that raised it")
+    dismissed: bool = Field(
+        description="Dismissed cards stay hidden until the condition clears and comes back"
+    )
+
+
+class InsightList(Answer):
+    insights: list[Insight] = Field(description="Critical first, then newest")
+    count: int
+    evaluator: str | None = Field(description="The node evaluating the rules now")
+
+
+class Evaluation(Answer):
+    at: float
+    rule: str
+    node_id: str | None
+    subject: str | None
+    value: float | None
+    status: Status = Field(description="The status the thresholds give, after hysteresis")
+
+
+class StateChange(Answer):
+    at: float
+    insight_id: str
+    rule: str
+    node_id: str | None
+    from_status: Status
+    to_status: Status
+    dismissed: bool = Field(description="True for a dismissal (status unchanged)")
+
+
+class PulseHistory(Answer):
+    evaluations: list[Evaluation] = Field(description="Most recent first")
+    changes: list[StateChange] = Field(description="Most recent first")
+    count: int = Field(description="Evaluations and changes answered")
+
+
+class NodeUptime(Answer):
+    node_id: str
+    node_name: str
+    online_s: float
+    uptime_percent: float = Field(description="Online share of the time it was a member")
+
+
+class TaskCounts(Answer):
+    node_id: str | None = Field(description="Where they ran; null for the cluster's total")
+    run: int
+    failed: int
+
+
+class StorageGrowth(Answer):
+    start_bytes: int
+    end_bytes: int
+    growth_bytes: int
+
+
+class TokenCount(Answer):
+    model: str
+    node_id: str
+    tokens: int = Field(description="Tokens generated")
+
+
+class InsightTally(Answer):
+    rule: str
+    title: str
+    raised: int = Field(description="Times raised in the period")
+    active_s: float = Field(description="Seconds active in the period")
+
+
+class WeeklyDigest(Answer):
+    since: float
+    until: float
+    uptime: list[NodeUptime]
+    tasks: list[TaskCounts] = Field(description="The cluster's total first, then per node")
+    storage: StorageGrowth
+    tokens: list[TokenCount] = Field(description="Most tokens first")
+    top_insights: list[InsightTally] = Field(description="Most raised first, at most 10")
+    missing: list[str] = Field(description="Members that could not be asked for their figures")

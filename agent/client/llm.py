@@ -51,6 +51,8 @@ def _chat_body(
     stream: bool,
     use_brain: bool = False,
     brain: Mapping[str, Any] | None = None,
+    use_memory: bool = False,
+    memory: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"model": model, "options": dict(options or {}), "stream": stream}
     if messages is not None:
@@ -64,6 +66,10 @@ def _chat_body(
         body["use_brain"] = True
     if brain is not None:
         body["brain"] = dict(brain)
+    if use_memory:
+        body["use_memory"] = True
+    if memory is not None:
+        body["memory"] = dict(memory)
     return body
 
 
@@ -127,6 +133,8 @@ class LlmMixin(Transport):
         options: Mapping[str, Any] | None = None,
         use_brain: bool = False,
         brain: Mapping[str, Any] | None = None,
+        use_memory: bool = False,
+        memory: Mapping[str, Any] | None = None,
     ) -> AsyncGenerator[ChatEvent, None]:
         """Chat with `model` wherever it is in the cluster, streamed: `start`, a `token` per
         piece, then `done` (the whole answer in `content`, the stats in `data`).
@@ -135,10 +143,24 @@ class LlmMixin(Transport):
         (the session keeps the history and stores the answer). With `use_brain`, the answer
         draws on the cluster's documents (`brain`: `k`, `path`, `node` narrow what is
         retrieved) and the `done` data lists them in `sources`, numbered as the answer cites
-        them. Refusals: MODEL_NOT_FOUND, SESSION_NOT_FOUND, LLM_BACKEND_UNAVAILABLE; a
+        them. With `use_memory`, the facts remembered about the user that are most like the
+        last message go with it (`memory`: `k`; `learn: false` stops the agent from asking the
+        model for new facts afterwards), listed in the `done` data's `facts`. Refusals:
+        MODEL_NOT_FOUND, SESSION_NOT_FOUND, LLM_BACKEND_UNAVAILABLE, MEMORY_UNAVAILABLE; a
         generation that fails midway raises `ApiError` (LLM_GENERATION_FAILED).
         """
-        body = _chat_body(model, messages, session_id, message, options, True, use_brain, brain)
+        body = _chat_body(
+            model,
+            messages,
+            session_id,
+            message,
+            options,
+            True,
+            use_brain,
+            brain,
+            use_memory,
+            memory,
+        )
         stream = self._stream(
             "POST",
             "/api/llm/chat",
@@ -168,9 +190,22 @@ class LlmMixin(Transport):
         options: Mapping[str, Any] | None = None,
         use_brain: bool = False,
         brain: Mapping[str, Any] | None = None,
+        use_memory: bool = False,
+        memory: Mapping[str, Any] | None = None,
     ) -> ChatAnswer:
         """Like `chat`, but the whole answer at once: the message and the stats."""
-        body = _chat_body(model, messages, session_id, message, options, False, use_brain, brain)
+        body = _chat_body(
+            model,
+            messages,
+            session_id,
+            message,
+            options,
+            False,
+            use_brain,
+            brain,
+            use_memory,
+            memory,
+        )
         response = await self._request("POST", "/api/llm/chat", json_body=body)
         return self._model(response, ChatAnswer)
 

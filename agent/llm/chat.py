@@ -15,18 +15,20 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import httpx
 import ollama
 from pydantic import ValidationError
 
+from agent.core.bus import EventBus
 from agent.core.cluster import ONLINE
 from agent.core.errors import ApiError, NotFound, ServiceUnavailable
 from agent.core.http import peer_answer
 from agent.core.subsystem import Context
 from agent.llm.backend import OllamaBackend
+from agent.llm.events import LLM_GENERATED, Generated
 from agent.llm.models import InferenceSession, InferenceState
 from agent.llm.models_streams import (
     GENERATION_EVENT,
@@ -42,6 +44,8 @@ RECENT_KEPT = 100
 # Ollama's options (temperature, num_ctx, stop...) are open-ended and passed on as they are.
 Options = dict[str, Any]
 Messages = list[dict[str, str]]
+Purpose = Literal["chat", "openai", "memory"]
+AnswerFormat = Literal["json"] | dict[str, Any] | None
 
 
 @dataclass
@@ -50,6 +54,7 @@ class Inference:
     model: str
     node_id: str
     started_at: float
+    purpose: Purpose = "chat"
     state: InferenceState = "running"
     prompt_tokens: int | None = None
     generated_tokens: int = 0
@@ -79,11 +84,12 @@ class Inference:
 class Inferences:
     """Active generations and the last RECENT_KEPT finished ones."""
 
-    def __init__(self) -> None:
+    def __init__(self, bus: EventBus) -> None:
         self.items: OrderedDict[str, Inference] = OrderedDict()
+        self.bus = bus
 
-    def start(self, model: str, node_id: str) -> Inference:
-        record = Inference("i" + secrets.token_hex(6), model, node_id, time.time())
+    def start(self, model: str, node_id: str, purpose: Purpose = "chat") -> Inference:
+        record = Inference("i" + secrets.token_hex(6), model, node_id, time.time(), purpose)
         self.items[record.inference_id] = record
         finished = [k for k, v in self.items.items() if v.state != "running"]
         for key in finished[: max(0, len(finished) - RECENT_KEPT)]:
@@ -110,6 +116,15 @@ class Inferences:
             if done.eval_duration_ns:
                 seconds = done.eval_duration_ns / 1e9
                 record.tokens_per_s = round(record.generated_tokens / seconds, 3)
+        if record.generated_tokens:
+            generated = Generated(
+                model=record.model,
+                node_id=record.node_id,
+                prompt_tokens=record.prompt_tokens,
+                completion_tokens=record.generated_tokens,
+                purpose=record.purpose,
+            )
+            self.bus.publish(LLM_GENERATED, generated)
 
 
 class ChatRouter:
@@ -123,7 +138,7 @@ class ChatRouter:
         self.service = service
         self.backend = backend
         self.peers: PeerClient = ctx.peers
-        self.inferences = Inferences()
+        self.inferences = Inferences(ctx.bus)
 
     def route(self, model: str) -> str:
         holders, known = [], False
@@ -151,14 +166,25 @@ class ChatRouter:
         return min(holders, key=lambda n: (-n.free_ram, n.node_id)).node_id
 
     async def generate(
-        self, node_id: str, model: str, messages: Messages, options: Options
+        self,
+        node_id: str,
+        model: str,
+        messages: Messages,
+        options: Options,
+        answer_format: AnswerFormat = None,
     ) -> AsyncIterator[GenerationEvent]:
+        """`answer_format` is Ollama's `format`: "json" or a JSON schema the answer must fit."""
         if node_id == self.ctx.cluster.node_id:
-            return await local_generation(self.backend, model, messages, options)
-        return await self._remote(node_id, model, messages, options)
+            return await local_generation(self.backend, model, messages, options, answer_format)
+        return await self._remote(node_id, model, messages, options, answer_format)
 
     async def _remote(
-        self, node_id: str, model: str, messages: Messages, options: Options
+        self,
+        node_id: str,
+        model: str,
+        messages: Messages,
+        options: Options,
+        answer_format: AnswerFormat,
     ) -> AsyncIterator[GenerationEvent]:
         member = self.ctx.cluster.member(node_id)
         if member is None:
@@ -166,7 +192,9 @@ class ChatRouter:
                 f"node {node_id} left the cluster", code="LLM_BACKEND_UNAVAILABLE"
             )
         target = member.target
-        body = {"model": model, "messages": messages, "options": options}
+        body: dict[str, Any] = {"model": model, "messages": messages, "options": options}
+        if answer_format is not None:
+            body["format"] = answer_format
         stream = self.peers.stream(target, "POST", "/peer/llm/chat", json_body=body, timeout=None)
         try:
             response = await stream.__aenter__()
@@ -206,12 +234,20 @@ def _remote_event(node_id: str, line: str) -> GenerationEvent:
 
 
 async def local_generation(
-    backend: OllamaBackend, model: str, messages: Messages, options: Options
+    backend: OllamaBackend,
+    model: str,
+    messages: Messages,
+    options: Options,
+    answer_format: AnswerFormat = None,
 ) -> AsyncIterator[GenerationEvent]:
     """Start the generation here; raises before the first token on a known failure."""
     try:
         parts = await backend.client.chat(
-            model=model, messages=messages, options=options or None, stream=True
+            model=model,
+            messages=messages,
+            options=options or None,
+            format=answer_format,
+            stream=True,
         )
         iterator = parts.__aiter__()
         first = await iterator.__anext__()

@@ -29,6 +29,7 @@ from agent.llm.events import SESSION_CHANGED, SessionChanged
 from agent.llm.grounding import BrainOptions, ground
 from agent.llm.models import (
     ChatAnswer,
+    ChatFact,
     ChatMessage,
     ChatSource,
     ChatStats,
@@ -45,6 +46,7 @@ from agent.llm.models_streams import (
     StreamError,
     TokenEvent,
 )
+from agent.llm.remembering import Learner, MemoryOptions, last_user_text, recall_into
 from agent.llm.session_routes import no_session
 from agent.llm.store import ChatStore
 
@@ -68,14 +70,12 @@ class ChatBody(StrictModel):
     use_brain: bool = False
     brain: BrainOptions | None = None
     use_memory: bool = False
+    memory: MemoryOptions | None = None
     mcp_servers: list[str] | None = None
 
 
 def _unavailable_features(body: ChatBody) -> list[str]:
-    wanted = {
-        "use_memory": body.use_memory,
-        "mcp_servers": bool(body.mcp_servers),
-    }
+    wanted = {"mcp_servers": bool(body.mcp_servers)}
     return [name for name, on in wanted.items() if on]
 
 
@@ -111,12 +111,16 @@ def _stats(kind: type[Stats], record: Inference, done: DoneEvent | None, **extra
     )
 
 
-def build_chat_routes(router: ChatRouter, store: ChatStore, bus: EventBus) -> list[BaseRoute]:
+def build_chat_routes(
+    router: ChatRouter, store: ChatStore, bus: EventBus, learner: Learner
+) -> list[BaseRoute]:
     async def answer(
         record: Inference,
         events: AsyncIterator[GenerationEvent],
         session_id: str | None,
         sources: list[ChatSource],
+        facts: list[ChatFact],
+        learn_from: str | None,
     ) -> AsyncIterator[ChatToken | ChatDone | StreamError]:
         """Relay the generation, and store what was said however it ends."""
         text: list[str] = []
@@ -134,7 +138,12 @@ def build_chat_routes(router: ChatRouter, store: ChatStore, bus: EventBus) -> li
                     "".join(text),
                     time.time(),
                     stats=_stats(
-                        MessageStats, record, done, partial=state != "done", sources=sources
+                        MessageStats,
+                        record,
+                        done,
+                        partial=state != "done",
+                        sources=sources,
+                        facts=facts,
                     ),
                 )
             bus.publish(
@@ -158,6 +167,10 @@ def build_chat_routes(router: ChatRouter, store: ChatStore, bus: EventBus) -> li
                 # Before `done` goes out: a client that reads the session on `done` sees it.
                 await keep()
                 stored = True
+            if learn_from is not None and text:
+                learner.learn_later(
+                    record.model, record.node_id, learn_from, "".join(text), facts, session_id
+                )
             yield _stats(
                 ChatDone,
                 record,
@@ -165,6 +178,7 @@ def build_chat_routes(router: ChatRouter, store: ChatStore, bus: EventBus) -> li
                 session_id=session_id,
                 content="".join(text),
                 sources=sources,
+                facts=facts,
             )
         finally:
             if record.state == "running":
@@ -183,6 +197,8 @@ def build_chat_routes(router: ChatRouter, store: ChatStore, bus: EventBus) -> li
             )
         if body.brain is not None and not body.use_brain:
             raise BadRequest("`brain` options need use_brain: true")
+        if body.memory is not None and not body.use_memory:
+            raise BadRequest("`memory` options need use_memory: true")
         node_id = router.route(body.model)
         messages = await _conversation(store, body)
         sources: list[ChatSource] = []
@@ -190,6 +206,11 @@ def build_chat_routes(router: ChatRouter, store: ChatStore, bus: EventBus) -> li
             messages, sources = await ground(
                 router.ctx.knowledge, messages, body.brain or BrainOptions()
             )
+        facts: list[ChatFact] = []
+        memory = body.memory or MemoryOptions()
+        learn_from = last_user_text(messages) if body.use_memory and memory.learn else None
+        if body.use_memory:
+            messages, facts = await recall_into(router.ctx, messages, memory)
         if body.session_id is not None and body.message is not None:
             await store.append(body.session_id, "user", body.message, time.time(), model=body.model)
         record = router.inferences.start(body.model, node_id)
@@ -198,7 +219,7 @@ def build_chat_routes(router: ChatRouter, store: ChatStore, bus: EventBus) -> li
         except Exception as exc:
             router.inferences.finish(record, "failed", error=str(exc))
             raise
-        relay = answer(record, events, body.session_id, sources)
+        relay = answer(record, events, body.session_id, sources, facts, learn_from)
         if not body.stream:
             return json_response(await _one_answer(relay))
         start = ChatStart(
@@ -245,7 +266,7 @@ def build_chat_routes(router: ChatRouter, store: ChatStore, bus: EventBus) -> li
             responses={
                 404: "MODEL_NOT_FOUND | SESSION_NOT_FOUND | NODE_NOT_FOUND",
                 502: "LLM_GENERATION_FAILED",
-                503: "LLM_BACKEND_UNAVAILABLE | BRAIN_UNAVAILABLE",
+                503: "LLM_BACKEND_UNAVAILABLE | BRAIN_UNAVAILABLE | MEMORY_UNAVAILABLE",
             },
         ),
         api_route(

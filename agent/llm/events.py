@@ -32,6 +32,17 @@ class SessionChanged(Answer):
     )
 
 
+class Generated(Answer):
+    model: str
+    node_id: str = Field(description="The node whose Ollama generated it.")
+    prompt_tokens: int | None
+    completion_tokens: int = Field(description="Tokens generated.")
+    purpose: Literal["chat", "openai", "memory"] = Field(
+        description="What asked for it: a chat, an OpenAI-compatible client, or memory "
+        "extraction after a chat."
+    )
+
+
 LLM_BACKEND = Topic(
     "llm.backend",
     BackendChanged,
@@ -52,4 +63,17 @@ SESSION_CHANGED = Topic(
     "A chat session stored on this node was created, renamed, deleted or given new messages.",
 )
 
-TOPICS: tuple[Topic[Any], ...] = (LLM_BACKEND, MODEL_DELETED, MODEL_PULLED, SESSION_CHANGED)
+LLM_GENERATED = Topic(
+    "llm.generated",
+    Generated,
+    "A generation asked for through this node finished (wherever it ran): its model, node "
+    "and tokens. Each generation is published once, on the node that was asked.",
+)
+
+TOPICS: tuple[Topic[Any], ...] = (
+    LLM_BACKEND,
+    LLM_GENERATED,
+    MODEL_DELETED,
+    MODEL_PULLED,
+    SESSION_CHANGED,
+)

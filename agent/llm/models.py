@@ -15,6 +15,7 @@ from agent.core.capabilities import LlmCapability, LoadedModel, ModelFacts
 from agent.core.wire import Answer
 from agent.llm.models_chat import (
     ChatAnswer,
+    ChatFact,
     ChatMessage,
     ChatSession,
     ChatSessionDeleted,
@@ -115,6 +116,7 @@ class ModelDeleted(Answer):
 
 __all__ = [
     "ChatAnswer",
+    "ChatFact",
     "ChatMessage",
     "ChatSession",
     "ChatSessionDeleted",

@@ -42,6 +42,18 @@ class ChatSource(Answer):
     score: float
 
 
+class ChatFact(Answer):
+    """A remembered fact given to the model (`use_memory`)."""
+
+    id: str
+    text: str
+    key: str | None
+    score: float = Field(description="Cosine similarity to the user's last message")
+
+
+FACTS_HELP = "With use_memory: the remembered facts the prompt carried"
+
+
 class ChatAnswer(ChatStats):
     """The answer of `POST /api/llm/chat` with `stream: false`."""
 
@@ -50,6 +62,7 @@ class ChatAnswer(ChatStats):
     sources: list[ChatSource] = Field(
         default=[], description="With use_brain: the passages the prompt carried"
     )
+    facts: list[ChatFact] = Field(default=[], description=FACTS_HELP)
 
 
 class MessageStats(ChatStats):
@@ -57,6 +70,7 @@ class MessageStats(ChatStats):
     sources: list[ChatSource] = Field(
         default=[], description="With use_brain: the passages the prompt carried"
     )
+    facts: list[ChatFact] = Field(default=[], description=FACTS_HELP)
 
 
 class ChatSessionMessage(Answer):

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Field, TypeAdapter
 
 from agent.core.wire import Answer
-from agent.llm.models_chat import ChatSource, ChatStats
+from agent.llm.models_chat import FACTS_HELP, ChatFact, ChatSource, ChatStats
 
 
 class TokenEvent(Answer):
@@ -82,3 +82,4 @@ class ChatDone(ChatStats):
     sources: list[ChatSource] = Field(
         default=[], description="With use_brain: the passages the prompt carried"
     )
+    facts: list[ChatFact] = Field(default=[], description=FACTS_HELP)

@@ -120,7 +120,7 @@ def build_openai_routes(router: ChatRouter, service: LlmService) -> list[BaseRou
                 messages, sources = await ground(
                     router.ctx.knowledge, messages, body.brain or BrainOptions()
                 )
-            record = router.inferences.start(body.model, node_id)
+            record = router.inferences.start(body.model, node_id, "openai")
             events = await router.generate(node_id, body.model, messages, options)
         except ApiError as exc:
             if record is not None:  # started, but the generation was refused

@@ -4,7 +4,7 @@ from this node's Ollama (see `chat`)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 from starlette.requests import Request
@@ -23,12 +23,16 @@ class RemoteChat(BaseModel):
     messages: list[dict[str, str]]
     # Ollama's options: open-ended, passed on as they are.
     options: dict[str, Any] = {}
+    # Ollama's `format` ("json" or a JSON schema), passed on as it is.
+    format: Literal["json"] | dict[str, Any] | None = None
 
 
 def build_peer_routes(backend: OllamaBackend) -> list[BaseRoute]:
     async def chat(request: Request) -> Response:
         body = await read_json(request, RemoteChat)
-        events = await local_generation(backend, body.model, body.messages, body.options)
+        events = await local_generation(
+            backend, body.model, body.messages, body.options, body.format
+        )
 
         async def lines() -> AsyncIterator[bytes]:
             async for event in events:

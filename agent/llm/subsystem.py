@@ -11,6 +11,7 @@ from agent.llm.chat_routes import build_chat_routes
 from agent.llm.openai_routes import build_openai_routes
 from agent.llm.peer_routes import build_peer_routes
 from agent.llm.pull import build_pull_routes
+from agent.llm.remembering import Learner
 from agent.llm.routes import build_routes
 from agent.llm.service import LlmService
 from agent.llm.session_routes import build_session_routes
@@ -26,6 +27,7 @@ class LlmSubsystem:
         self.service = LlmService(ctx, self.backend)
         self.store = ChatStore(ctx.db)
         self.router = ChatRouter(ctx, self.service, self.backend)
+        self.learner = Learner(ctx, self.router)
         self.pull_routes, self.peer_pull_routes = build_pull_routes(
             self.service, ctx.cluster, ctx.peers
         )
@@ -33,7 +35,7 @@ class LlmSubsystem:
     def routes(self) -> list[BaseRoute]:
         return [
             *build_routes(self.service),
-            *build_chat_routes(self.router, self.store, self.ctx.bus),
+            *build_chat_routes(self.router, self.store, self.ctx.bus, self.learner),
             *build_session_routes(self.store, self.ctx.bus),
             *build_openai_routes(self.router, self.service),
             *self.pull_routes,

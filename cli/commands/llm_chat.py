@@ -54,12 +54,16 @@ def citations(sources: Any) -> list[str]:
 
 class BrainAsk:
     """What `--brain`, `--brain-k`, `--brain-path` and `--brain-node` ask of a chat: whether
-    it draws on the cluster's documents, and the `brain` narrowing of what it retrieves."""
+    it draws on the cluster's documents, and the `brain` narrowing of what it retrieves;
+    `--memory` asks for remembered facts (and for learning new ones)."""
 
-    def __init__(self, on: bool, k: int | None, path: str | None, node: str | None) -> None:
+    def __init__(
+        self, on: bool, k: int | None, path: str | None, node: str | None, memory: bool = False
+    ) -> None:
         # Any narrowing asks for the brain: `--brain-k 3` alone means it.
         self.on = on or k is not None or path is not None or node is not None
         self.k, self.path, self.node = k, path, node
+        self.memory = memory
 
     async def body(self, client: AgentClient) -> dict[str, Any] | None:
         """The `brain` field, with --brain-node resolved to an ID; None when nothing narrows."""
@@ -82,6 +86,12 @@ def brain_options(command: F) -> F:
         click.option("--brain-path", metavar="PREFIX", help="Only documents under this path."),
         click.option(
             "--brain-node", metavar="NODE", help="Only this node's documents (ID or name)."
+        ),
+        click.option(
+            "--memory",
+            "use_memory",
+            is_flag=True,
+            help="Recall facts remembered about you, and remember new ones from the chat.",
         ),
     ]
     for option in reversed(options):
@@ -118,6 +128,8 @@ async def answer(
         return done
     if cited := citations(done.get("sources")):
         g.emit("\n" + "\n".join(cited))
+    if recalled := done.get("facts"):
+        g.note(f"recalled {len(recalled)} remembered fact{'' if len(recalled) == 1 else 's'}")
     if not g.quiet:
         g.note(views.stats_line(done, await node_name(client, done.get("node_id"))))
     return done
@@ -151,6 +163,7 @@ def chat(
     brain_k: int | None,
     brain_path: str | None,
     brain_node: str | None,
+    use_memory: bool,
 ) -> None:
     """Chat with MODEL, wherever it is in the cluster.
 
@@ -161,12 +174,13 @@ def chat(
 
     With --brain (or any --brain-* option), answers draw on the documents the cluster's
     brain indexes, and the passages an answer cites are listed under it as
-    '[n] node:path:start-end'.
+    '[n] node:path:start-end'. With --memory, the facts remembered about you go with each
+    message, and new ones you state are remembered ('openfabric memory list' shows them).
     """
     if session_id is not None and new_session:
         raise click.UsageError("give either --session or --new-session, not both")
     g = globals_of(ctx)
-    ask = BrainAsk(use_brain, brain_k, brain_path, brain_node)
+    ask = BrainAsk(use_brain, brain_k, brain_path, brain_node, use_memory)
     if prompt is None:
         _repl(g, model, session_id, ask)
         return
@@ -181,10 +195,17 @@ def chat(
         brain = await ask.body(client) if ask.on else None
         if sid is None:
             messages = [{"role": "user", "content": prompt}]
-            stream = client.chat(model, messages, use_brain=ask.on, brain=brain)
+            stream = client.chat(
+                model, messages, use_brain=ask.on, brain=brain, use_memory=ask.memory
+            )
         else:
             stream = client.chat(
-                model, session_id=sid, message=prompt, use_brain=ask.on, brain=brain
+                model,
+                session_id=sid,
+                message=prompt,
+                use_brain=ask.on,
+                brain=brain,
+                use_memory=ask.memory,
             )
         return await answer(g, client, stream)
 
@@ -239,7 +260,14 @@ def _repl(g: Globals, model: str, session_id: str | None, ask: BrainAsk) -> None
             break
 
         def reply(client: AgentClient, said: str = text) -> Awaitable[dict[str, Any]]:
-            stream = client.chat(model, session_id=sid, message=said, use_brain=ask.on, brain=brain)
+            stream = client.chat(
+                model,
+                session_id=sid,
+                message=said,
+                use_brain=ask.on,
+                brain=brain,
+                use_memory=ask.memory,
+            )
             return answer(g, client, stream)
 
         try:

@@ -198,9 +198,19 @@ async def test_openai_package_against_v1(llm_agent) -> None:
     ("body", "status", "code"),
     [
         (
-            {"model": MODEL, "messages": [{"role": "user", "content": "x"}], "use_memory": True},
+            {
+                "model": MODEL,
+                "messages": [{"role": "user", "content": "x"}],
+                "use_memory": True,
+                "memory": {"k": 0},
+            },
             400,
-            "FEATURE_UNAVAILABLE",
+            "VALIDATION_ERROR",
+        ),
+        (
+            {"model": MODEL, "messages": [{"role": "user", "content": "x"}], "memory": {"k": 2}},
+            400,
+            "VALIDATION_ERROR",
         ),
         (
             {

@@ -168,6 +168,7 @@ def test_every_llm_topic_is_declared_once() -> None:
     names = [t.name for t in events.TOPICS]
     assert sorted(names) == [
         "llm.backend",
+        "llm.generated",
         "llm.model.deleted",
         "llm.model.pulled",
         "llm.session.changed",

@@ -147,7 +147,7 @@ async def test_retention_applies_when_the_agent_starts(tmp_path: Path) -> None:
 
 def test_inference_records_are_bounded() -> None:
     # They live in memory only (none in the database); finished ones are capped.
-    records = Inferences()
+    records = Inferences(EventBus())
     running = records.start("m", "node")
     for _ in range(RECENT_KEPT * 3):
         records.finish(records.start("m", "node"), "done")

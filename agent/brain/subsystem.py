@@ -24,6 +24,7 @@ from agent.core.subsystem import Context
 log = logging.getLogger("openfabric.brain")
 # The model's weights go back after this long without encoding anything.
 MODEL_IDLE_S = 600.0
+BACKLOG_REPORT_S = 1.0
 
 
 class BrainSubsystem:
@@ -83,6 +84,7 @@ class BrainSubsystem:
         await self.service.check_model()
         self.ctx.spawn("brain.index", self._run)
         self.ctx.spawn("brain.model", self._unload_when_idle)
+        self.ctx.spawn("brain.backlog", self._report_backlog)
 
     async def _run(self) -> None:
         await self.holder.open()
@@ -91,6 +93,12 @@ class BrainSubsystem:
         async with anyio.create_task_group() as tg:
             tg.start_soon(self.indexer.run)
             tg.start_soon(self.watcher.run)
+
+    async def _report_backlog(self) -> None:
+        # Heartbeats carry it to every member, for Pulse; once per beat is often enough.
+        while True:
+            self.ctx.capabilities.brain_backlog = len(self.queue)
+            await anyio.sleep(BACKLOG_REPORT_S)
 
     async def _unload_when_idle(self) -> None:
         while True:

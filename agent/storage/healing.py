@@ -144,6 +144,7 @@ class Healer:
         for path in self._degraded - degraded:
             self.ctx.bus.publish(STORAGE_HEALTHY, FileHealthChanged(path=path))
         self._degraded = degraded
+        self.ctx.capabilities.storage_degraded = len(degraded)
 
     async def scrub(self) -> None:
         chunks = self.service.chunks

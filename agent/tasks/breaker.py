@@ -168,5 +168,9 @@ class BreakerBoard:
     def snapshot(self) -> list[dict[str, Any]]:
         return [self._breakers[n].snapshot() for n in sorted(self._breakers)]
 
+    def open_count(self) -> int:
+        """Breakers not closed (open, or half open waiting on a probe)."""
+        return sum(1 for b in self._breakers.values() if b.state != CLOSED)
+
     def forget(self, node_id: str) -> None:
         self._breakers.pop(node_id, None)

@@ -114,6 +114,7 @@ class Scheduler:
             await self._wake.wait()
         self._wake = anyio.Event()  # a wake from here on calls for another pass
         self.ctx.capabilities.tasks_busy = self.slots.busy
+        self.ctx.capabilities.breakers_open = self.breakers.open_count()
         self._mark_lost_on_offline_nodes()
         await self._place_queued()
 

@@ -199,3 +199,17 @@ def test_board_creates_shares_and_forgets(clock: FakeClock) -> None:
     board.forget("missing")
     assert [s["node_id"] for s in board.snapshot()] == ["a"]
     assert board.get("b").state == CLOSED
+
+
+def test_board_counts_the_breakers_not_closed(clock: FakeClock) -> None:
+    board = BreakerBoard(clock=clock)
+    board.get("a")
+    trip(board.get("b"))
+    trip(board.get("c"))
+    assert board.open_count() == 2
+    clock.advance(3600)  # past the open period: half open, waiting on a probe
+    assert board.get("b").state == HALF_OPEN
+    assert board.open_count() == 2
+    assert board.get("b").allow()
+    board.get("b").record_success()
+    assert board.open_count() == 1

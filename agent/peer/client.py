@@ -141,7 +141,10 @@ class PeerClient:
             body: bytes | AsyncIterable[bytes] | None = content
         else:
             body, headers = self._prepare(target, method, path, json_body)
-        url = self._url(target, self._addresses(target)[0], path)
+        addresses = self._addresses(target)
+        if not addresses:
+            raise PeerUnreachable(f"{target.node_id} has no known address")
+        url = self._url(target, addresses[0], path)
         client = await self._client(target)
         try:
             async with client.stream(

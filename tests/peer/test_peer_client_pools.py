@@ -42,3 +42,18 @@ async def test_a_changed_certificate_closes_the_old_pool(tmp_path: Path, refused
         assert not new.is_closed
     finally:
         await client.close()
+
+
+async def test_a_member_with_no_address_is_unreachable(tmp_path: Path) -> None:
+    me = load_or_create_identity(tmp_path / "me")
+    member = load_or_create_identity(tmp_path / "member")
+    client = PeerClient(me, timeout=2)
+    target = PeerTarget(member.node_id, (), 1, member.tls_cert_path.read_text())
+    try:
+        with pytest.raises(PeerUnreachable):
+            await client.request(target, "GET", "/peer/x")
+        with pytest.raises(PeerUnreachable):
+            async with client.stream(target, "GET", "/peer/x"):
+                pass
+    finally:
+        await client.close()

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from agent.core.wire import Answer
+from agent.core.wire import Answer, StrictModel
 
 Severity = Literal["warning", "critical"]
 Status = Literal["ok", "warning", "critical"]
@@ -104,3 +104,63 @@ class WeeklyDigest(Answer):
     tokens: list[TokenCount] = Field(description="Most tokens first")
     top_insights: list[InsightTally] = Field(description="Most raised first, at most 10")
     missing: list[str] = Field(description="Members that could not be asked for their figures")
+
+
+# --- between members (peer channel) ------------------------------------------------------
+
+MAX_CARDS = 500
+MAX_CARD_TEXT = 2000
+MAX_LEDGER_ROWS = 4096
+MAX_NAME = 256
+
+
+class PeerInsightTable(StrictModel):
+    """The evaluator's whole table, pushed to every member on each change and now and then."""
+
+    revision: int = Field(ge=0, le=2**62, description="Rises with every change of the table")
+    insights: list[Insight] = Field(max_length=MAX_CARDS)
+
+    @model_validator(mode="after")
+    def _bounded_text(self) -> PeerInsightTable:
+        for card in self.insights:
+            for text in (card.id, card.rule, card.title, card.what, card.why, card.action):
+                if len(text) > MAX_CARD_TEXT:
+                    raise ValueError(f"a card's text is longer than {MAX_CARD_TEXT} characters")
+            for name in (card.node_id, card.node_name, card.subject):
+                if name is not None and len(name) > MAX_NAME:
+                    raise ValueError(f"a card's node or subject is longer than {MAX_NAME}")
+        if len({card.id for card in self.insights}) != len(self.insights):
+            raise ValueError("a card id appears twice")
+        return self
+
+
+class PeerTableAnswer(Answer):
+    accepted: bool = Field(description="False when it is older than a table already held")
+
+
+class PeerDismissBody(StrictModel):
+    insight_id: str = Field(min_length=1, max_length=MAX_CARD_TEXT)
+
+
+class PeerLedgerBody(StrictModel):
+    since: float = Field(ge=0, le=2**40)
+    until: float = Field(ge=0, le=2**40)
+
+
+class LedgerTasks(StrictModel):
+    node_id: str | None = Field(max_length=MAX_NAME)
+    run: int = Field(ge=0, le=2**40)
+    failed: int = Field(ge=0, le=2**40)
+
+
+class LedgerTokens(StrictModel):
+    model: str = Field(max_length=MAX_NAME)
+    node_id: str = Field(max_length=MAX_NAME)
+    tokens: int = Field(ge=0, le=2**50)
+
+
+class PeerLedger(StrictModel):
+    """A member's own ledger summed over a period: tasks it owned, generations it was asked."""
+
+    tasks: list[LedgerTasks] = Field(max_length=MAX_LEDGER_ROWS)
+    tokens: list[LedgerTokens] = Field(max_length=MAX_LEDGER_ROWS)

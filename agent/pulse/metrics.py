@@ -114,7 +114,6 @@ NODE_METRICS: dict[str, NodeMetric] = {
     "disk_days_left": _days_left,
     "llm_down": _llm_down,
     "breakers_open": lambda o, m: _one(o.breakers_open),
-    "storage_degraded": lambda o, m: _one(o.storage_degraded),
     "brain_backlog": lambda o, m: _one(o.brain_backlog),
 }
 
@@ -128,8 +127,18 @@ def _pool_percent(observations: Sequence[Observation]) -> float | None:
     return None if used + free == 0 else round(used / (used + free) * 100, 1)
 
 
+def _degraded_files(observations: Sequence[Observation]) -> float | None:
+    # Every member judges the same replicated manifests: the cluster has one count (the
+    # largest any online member reports), not one card per member.
+    counts = [
+        o.storage_degraded for o in observations if not o.offline and o.storage_degraded is not None
+    ]
+    return float(max(counts)) if counts else None
+
+
 CLUSTER_METRICS: dict[str, Callable[[Sequence[Observation]], float | None]] = {
     "cluster_storage_percent": _pool_percent,
+    "storage_degraded": _degraded_files,
 }
 
 METRIC_SCOPES: dict[str, Scope] = {

@@ -82,9 +82,15 @@ CASES = {
     ),
     "node_offline": Case(lambda: node(), lambda: node(state="offline"), "node_offline:n1"),
     "storage_degraded": Case(
-        lambda: node(caps=Capabilities(storage_degraded=0)),
-        lambda: node(caps=Capabilities(storage_degraded=3)),
-        "storage_degraded:n1",
+        lambda: [
+            member("n1", sample=telemetry(), caps=Capabilities(storage_degraded=0)),
+            member("n2", sample=telemetry(), caps=Capabilities(storage_degraded=0)),
+        ],
+        lambda: [
+            member("n1", sample=telemetry(), caps=Capabilities(storage_degraded=3)),
+            member("n2", sample=telemetry(), caps=Capabilities(storage_degraded=3)),
+        ],
+        "storage_degraded:cluster",
     ),
     "breaker_open": Case(
         lambda: node(caps=Capabilities(breakers_open=0)),

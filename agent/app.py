@@ -37,9 +37,11 @@ from agent.dashboard import routes as dashboard_routes
 from agent.dashboard import with_pages
 from agent.discovery.subsystem import create as create_discovery
 from agent.llm.subsystem import create as create_llm
+from agent.memory.subsystem import create as create_memory
 from agent.ops.subsystem import create as create_ops
 from agent.peer.identity import load_or_create_identity
 from agent.peer.listener import create_peer_app
+from agent.pulse.subsystem import create as create_pulse
 from agent.settings import Settings
 from agent.storage.subsystem import create as create_storage
 from agent.tasks.subsystem import create as create_tasks
@@ -66,7 +68,9 @@ def build_subsystems(ctx: Context) -> tuple[list[Subsystem], ClusterSubsystem]:
     """Every subsystem, in start order (stopped in reverse).
 
     Telemetry comes first: it provides `ctx.telemetry`. The cluster comes next: it provides
-    `ctx.cluster`, which every later one reads. The rest only use what `ctx` carries.
+    `ctx.cluster`, which every later one reads. The brain provides `ctx.knowledge` and
+    `ctx.encoder` (memory encodes with it); memory provides `ctx.memory` (the chat recalls
+    with it). The rest only use what `ctx` carries.
     """
     telemetry = create_telemetry(ctx)
     cluster = create_cluster(ctx)
@@ -74,9 +78,11 @@ def build_subsystems(ctx: Context) -> tuple[list[Subsystem], ClusterSubsystem]:
     tasks = create_tasks(ctx)
     storage = create_storage(ctx)
     brain = create_brain(ctx)
+    memory = create_memory(ctx)
     llm = create_llm(ctx)
+    pulse = create_pulse(ctx)
     ops = create_ops(ctx)
-    return [telemetry, cluster, discovery, tasks, storage, brain, llm, ops], cluster
+    return [telemetry, cluster, discovery, tasks, storage, brain, memory, llm, pulse, ops], cluster
 
 
 def create_app(settings: Settings, dashboard_dir: Path | None = None) -> Starlette:

@@ -10,6 +10,8 @@ from agent.core.events import Topic
 from agent.core.stream_events import TOPICS as STREAM
 from agent.discovery.events import TOPICS as DISCOVERY
 from agent.llm.events import TOPICS as LLM
+from agent.memory.events import TOPICS as MEMORY
+from agent.pulse.events import TOPICS as PULSE
 from agent.storage.events import TOPICS as STORAGE
 from agent.tasks.events import TOPICS as TASKS
 from agent.telemetry.events import TOPICS as TELEMETRY
@@ -19,6 +21,8 @@ CATALOGUES: tuple[tuple[Topic[Any], ...], ...] = (
     CLUSTER,
     DISCOVERY,
     LLM,
+    MEMORY,
+    PULSE,
     STORAGE,
     TASKS,
     TELEMETRY,

@@ -7,6 +7,8 @@ import click
 from agent import __version__
 from cli.commands import register
 from cli.commands.brain import brain
+from cli.commands.memory import memory
+from cli.commands.pulse import pulse
 from cli.runtime import global_options, globals_of
 
 
@@ -21,6 +23,8 @@ def cli(ctx: click.Context) -> None:
 
 register(cli)
 cli.add_command(brain)
+cli.add_command(memory)
+cli.add_command(pulse)
 
 
 def main(argv: list[str] | None = None) -> int:

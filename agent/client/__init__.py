@@ -24,7 +24,9 @@ from agent.client.discovery import DEFAULT_URL, discover
 from agent.client.errors import AgentUnavailable, ApiError, ClientError, StreamEndedEarly
 from agent.client.events import ChatEvent, LogEvent, PullEvent, StreamEvent
 from agent.client.llm import LlmMixin
+from agent.client.memory import MemoryMixin
 from agent.client.ops import OpsMixin
+from agent.client.pulse import PulseMixin
 from agent.client.sse import SSEParser, parse_sse
 from agent.client.storage import Download, StorageDownload, StorageMixin
 from agent.client.tasks import TasksMixin
@@ -112,7 +114,15 @@ __all__ = [
 
 
 class AgentClient(
-    OpsMixin, ClusterMixin, TasksMixin, StorageMixin, LlmMixin, BrainMixin, AuthMixin
+    OpsMixin,
+    ClusterMixin,
+    TasksMixin,
+    StorageMixin,
+    LlmMixin,
+    BrainMixin,
+    MemoryMixin,
+    PulseMixin,
+    AuthMixin,
 ):
     """Async client of one agent's local API (`/api/...`).
 

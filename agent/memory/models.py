@@ -79,3 +79,10 @@ class FactRemoved(Answer):
 
 class FactsCleared(Answer):
     removed: int = Field(description="Facts removed, superseded history included")
+
+
+# Facts kept in all (history included); a full memory refuses new facts with 409 MEMORY_FULL.
+MAX_FACTS = 100_000
+MAX_QUERY = MAX_TEXT
+MAX_SESSION_ID = 128
+FACT_ID_PATTERN = r"^[0-9a-f]{32}$"

@@ -15,7 +15,7 @@ import pytest
 from tests.dashboard.conftest import PHONE, Dash, expect, login_url, open_dash, watch
 from tests.harness import AgentProcess, agent_process
 
-NAV = ["Overview", "Tasks", "Storage", "Brain", "Models & chat", "Cluster", "Health"]
+NAV = ["Overview", "Tasks", "Storage", "Brain", "Memory", "Models & chat", "Cluster", "Health"]
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import { h, setText } from "../core/dom.js";
 import { dateTime, plural } from "../core/format.js";
 import { button, confirmDialog, empty, errorBox, field, toast } from "../core/ui.js";
 import { sessionsSidebar } from "./chat-sessions.js";
+import { memoryToggle } from "./chat-memory.js";
 import { documentsToggle } from "./chat-sources.js";
 import { liveAnswer, storedMessage, userMessage } from "./chat-thread.js";
 import { nodeName } from "./models-words.js";
@@ -121,12 +122,13 @@ export async function mountChat(root, ctx, sessionId, { forget }) {
   }, { kind: "danger" });
   stop.hidden = true;
   const documents = documentsToggle();
+  const memory = memoryToggle();
   const composer = h(
     "form",
     { className: "chat-compose", "aria-label": "Send a message", onsubmit: (e) => submit(e) },
     field("Model", picker),
     field("Message", text),
-    h("div", { className: "actions" }, documents, send, stop),
+    h("div", { className: "actions" }, h("span", { className: "chat-toggles" }, documents, memory), send, stop),
   );
   main.append(head, thread, composer);
   let controller = null;
@@ -225,6 +227,8 @@ export async function mountChat(root, ctx, sessionId, { forget }) {
       const body = { model, session_id: sessionId, message, stream: true };
       // The cluster's best passages go into the prompt; the answer cites them as [n].
       if (documents.checked()) body.use_brain = true;
+      // The closest remembered facts go into the prompt; new facts are stored after.
+      if (memory.checked()) body.use_memory = true;
       for await (const ev of postStream("/api/llm/chat", body, { signal: mine.signal })) {
         const data = ev.data ?? {};
         if (ev.event === "start") answer.start(data.node_id);

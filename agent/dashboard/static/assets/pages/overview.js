@@ -1,7 +1,8 @@
-// The cluster at a glance: pooled totals, health, a topology of every member (cards over a
-// layer of peer links) and the recent events. Everything follows the store live: members
-// join (a new card), change state (badge and link style), leave or are evicted (card gone).
-// Telemetry only touches the gauges of the member it is about, once per frame at most.
+// The cluster at a glance: pooled totals, Pulse's insight cards, health, a topology of every
+// member (cards over a layer of peer links) and the recent events. Everything follows the
+// store live: members join (a new card), change state (badge and link style), leave or are
+// evicted (card gone). Telemetry only touches the gauges of the member it is about, once per
+// frame at most.
 
 import { h, perFrame, setText } from "../core/dom.js";
 import { plural } from "../core/format.js";
@@ -13,6 +14,7 @@ import { eventList, TOPICS } from "./overview-events.js";
 import { pooled } from "./overview-figures.js";
 import { linkLayer } from "./overview-links.js";
 import { healthPanel, totals } from "./overview-summary.js";
+import { pulsePanel } from "./pulse-cards.js";
 
 const HEALTH_EVERY_MS = 10000;
 // Samples of many members arrive spread over each second. Each frame drawn costs about as
@@ -58,6 +60,7 @@ export default {
     const head = pageHeader("Overview", { sub: subtitle() });
     const sub = head.querySelector("p.muted");
     const sums = totals();
+    const pulse = pulsePanel(ctx);
     const health = healthPanel(ctx.signal);
     const hub = h("div", { className: "topo-hub" });
     const others = h("div", { className: "topo-members" });
@@ -67,6 +70,7 @@ export default {
     view.append(
       head,
       sums.el,
+      pulse.el,
       h("div", { className: "overview-grid" },
         h("section", { className: "panel topo", "aria-labelledby": "topo-title" }, h("h2", { id: "topo-title" }, "Topology"), stage, alone),
         h("div", { className: "overview-side" },
@@ -164,6 +168,7 @@ export default {
     });
     loadRecent();
 
+    pulse.load();
     health.refresh();
     ctx.every(HEALTH_EVERY_MS, () => health.refresh());
   },

@@ -193,6 +193,9 @@ class Learner:
         except BadRequest as exc:
             log.info("the model's extracted facts broke memory's bounds: %s", exc)
             return "malformed"
+        except ApiError as exc:  # e.g. 409 MEMORY_FULL
+            log.info("the extracted facts could not be stored: %s", exc)
+            return "failed"
         return "stored"
 
     async def _generate(self, model: str, node_id: str, prompt: Messages) -> str | None:

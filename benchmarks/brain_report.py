@@ -11,23 +11,10 @@ import numpy as np
 from brain_live import Busy, Freshness
 from brain_quality import Quality
 from brain_vectors import VectorResult
+from common import Row
 
 GOAL_RECALL, GOAL_P50_MS, GOAL_RATE, GOAL_FRESH_S, GOAL_STATUS_MS = 0.95, 20.0, 0.9, 2.0, 50.0
 NOISY_PCT = 15.0  # CPU % of one core used by anything else that makes a run noisy
-
-
-@dataclass
-class Row:
-    name: str
-    measured: float
-    baseline: float
-    unit: str
-    goal: str = "-"
-    met: bool | None = None
-
-    @property
-    def ratio(self) -> float:
-        return self.measured / self.baseline if self.baseline else math.nan
 
 
 def ms(seconds: list[float], q: float) -> float:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import math
 import os
 import signal
 import subprocess
@@ -27,6 +28,22 @@ import psutil
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 READY_TIMEOUT_S = 60.0
+
+
+@dataclass
+class Row:
+    """One line of a ratio table: a figure measured against a baseline from the same run."""
+
+    name: str
+    measured: float
+    baseline: float
+    unit: str
+    goal: str = "-"
+    met: bool | None = None
+
+    @property
+    def ratio(self) -> float:
+        return self.measured / self.baseline if self.baseline else math.nan
 
 
 class BenchError(Exception):

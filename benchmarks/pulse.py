@@ -30,13 +30,13 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import run_main, write_json
+from common import Row, run_main, write_json
 
 from agent.core.capabilities import Capabilities, LlmCapability
 from agent.core.cluster import MemberView
@@ -49,20 +49,6 @@ MEMBERS = 32
 GOAL_MS = 1.0
 ROUNDS = 5
 GB = 1024**3
-
-
-@dataclass
-class Row:
-    name: str
-    measured: float
-    baseline: float
-    unit: str
-    goal: str = "-"
-    met: bool | None = None
-
-    @property
-    def ratio(self) -> float:
-        return self.measured / self.baseline if self.baseline else math.nan
 
 
 def sample(index: int, step: int) -> dict[str, Any]:

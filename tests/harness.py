@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -23,6 +24,9 @@ import httpx
 import uvicorn
 
 from agent.app import create_app
+from agent.peer.identity import Identity
+from agent.peer.signing import sign_headers
+from agent.peer.tls import pinned_context
 from agent.server import bind
 from agent.settings import Settings
 from tests.wire_check import checked
@@ -252,3 +256,27 @@ def replay_events(agent: AgentProcess, prefix: str) -> list[tuple[str, dict[str,
                     break
                 found.append((topic, json.loads(line[6:])))
     return found
+
+
+def signed_peer_post(
+    target: AgentProcess, sender: Identity, path: str, body: bytes
+) -> httpx.Response:
+    """POST `body` to `target`'s peer listener as `sender` would: signed by its key, the
+    target's certificate pinned. What a (possibly hostile) member can send."""
+    headers = sign_headers(
+        sender.sign,
+        sender.node_id,
+        "POST",
+        path,
+        hashlib.sha256(body).hexdigest(),
+        receiver=target.info["node_id"],
+    )
+    cert = (target.home / "identity" / "tls.crt").read_text()
+    with httpx.Client(
+        base_url=f"https://127.0.0.1:{target.info['peer_port']}",
+        verify=pinned_context(cert),
+        timeout=30,
+    ) as client:
+        return client.post(
+            path, content=body, headers={**headers, "content-type": "application/json"}
+        )

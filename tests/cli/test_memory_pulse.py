@@ -21,8 +21,8 @@ from agent.pulse.models import InsightList, WeeklyDigest
 from cli.commands.pulse import insights_view, weekly_view
 from cli.main import cli
 from tests.cli.conftest import cli_env, invoke_agent
-from tests.client.test_memory_pulse import ALWAYS_RULE, always_rules
 from tests.harness import AgentProcess, agent_process, call, wait_until
+from tests.pulse_rules import ALWAYS_RULE, always_rules
 
 pytestmark = pytest.mark.timeout(240)
 NAME = "greenhouse"

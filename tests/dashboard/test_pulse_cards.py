@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from tests.client.test_memory_pulse import rules_file
 from tests.dashboard.conftest import PHONE, Dash, expect, open_dash
 from tests.harness import AgentProcess, agent_process, call, join, online_count, wait_until
+from tests.pulse_rules import rules_file
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -6,7 +6,6 @@ evaluator, or malformed, change nothing."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -19,10 +18,16 @@ import httpx
 import pytest
 
 from agent.peer.identity import load_or_create_identity
-from agent.peer.signing import sign_headers
-from agent.peer.tls import pinned_context
 from agent.pulse.rulepack import load_rules
-from tests.harness import AgentProcess, agent_process, call, form_cluster, replay_events, wait_until
+from tests.harness import (
+    AgentProcess,
+    agent_process,
+    call,
+    form_cluster,
+    replay_events,
+    signed_peer_post,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 FAST = ("--heartbeat-interval", "0.2", "--suspect-after", "1", "--offline-after", "2")
@@ -78,24 +83,7 @@ def pulse_events(agent: AgentProcess, key: str) -> list[str]:
 
 def push(target: AgentProcess, sender: AgentProcess, body: bytes) -> httpx.Response:
     identity = load_or_create_identity(sender.home)
-    path = "/peer/pulse/insights"
-    headers = sign_headers(
-        identity.sign,
-        identity.node_id,
-        "POST",
-        path,
-        hashlib.sha256(body).hexdigest(),
-        receiver=target.info["node_id"],
-    )
-    cert = (target.home / "identity" / "tls.crt").read_text()
-    with httpx.Client(
-        base_url=f"https://127.0.0.1:{target.info['peer_port']}",
-        verify=pinned_context(cert),
-        timeout=30,
-    ) as client:
-        return client.post(
-            path, content=body, headers={**headers, "content-type": "application/json"}
-        )
+    return signed_peer_post(target, identity, "/peer/pulse/insights", body)
 
 
 def forged_card(node_id: str) -> dict[str, Any]:

@@ -8,13 +8,10 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
-from agent.peer.identity import Identity, load_or_create_identity
-from agent.peer.signing import sign_headers
-from agent.peer.tls import pinned_context
-from tests.harness import AgentProcess, agent_processes, call, form_cluster
+from agent.peer.identity import load_or_create_identity
+from tests.harness import AgentProcess, agent_processes, call, form_cluster, signed_peer_post
 
 DIGEST = hashlib.sha256(b"chunk").hexdigest()
 SHA = hashlib.sha256(b"file").hexdigest()
@@ -26,26 +23,6 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[AgentProcess
     with agent_processes([root / "a", root / "b"]) as agents:
         form_cluster(agents)
         yield agents
-
-
-def post(target: AgentProcess, sender: Identity, path: str, body: bytes) -> httpx.Response:
-    headers = sign_headers(
-        sender.sign,
-        sender.node_id,
-        "POST",
-        path,
-        hashlib.sha256(body).hexdigest(),
-        receiver=target.info["node_id"],
-    )
-    cert = (target.home / "identity" / "tls.crt").read_text()
-    with httpx.Client(
-        base_url=f"https://127.0.0.1:{target.info['peer_port']}",
-        verify=pinned_context(cert),
-        timeout=30,
-    ) as client:
-        return client.post(
-            path, content=body, headers={**headers, "content-type": "application/json"}
-        )
 
 
 def manifest(author: str, **changes: Any) -> dict[str, Any]:
@@ -86,7 +63,7 @@ MALFORMED_BODIES = {
 @pytest.mark.parametrize("name", sorted(MALFORMED_BODIES))
 def test_malformed_manifest_pushes_are_400(pair: list[AgentProcess], name: str) -> None:
     a, b = pair
-    response = post(
+    response = signed_peer_post(
         a, load_or_create_identity(b.home), "/peer/storage/manifests", MALFORMED_BODIES[name]
     )
     assert response.status_code == 400, response.text
@@ -128,7 +105,7 @@ def test_implausible_manifest_fields_are_400(pair: list[AgentProcess], name: str
     a, b = pair
     sender = load_or_create_identity(b.home)
     body = push(bad_manifests(sender.node_id)[name])
-    response = post(a, sender, "/peer/storage/manifests", body)
+    response = signed_peer_post(a, sender, "/peer/storage/manifests", body)
     assert response.status_code == 400, response.text
     assert call(a, "GET", "/api/storage").json()["count"] == 0
 
@@ -137,7 +114,7 @@ def test_overflowing_number_in_raw_json_is_400(pair: list[AgentProcess]) -> None
     a, b = pair
     sender = load_or_create_identity(b.home)
     raw = push(manifest(sender.node_id)).replace(b"1700000000.0", b"1e999")
-    response = post(a, sender, "/peer/storage/manifests", raw)
+    response = signed_peer_post(a, sender, "/peer/storage/manifests", raw)
     assert response.status_code == 400, response.text
 
 
@@ -146,7 +123,7 @@ def test_future_or_foreign_manifests_are_ignored(pair: list[AgentProcess]) -> No
     sender = load_or_create_identity(b.home)
     future = manifest(sender.node_id, path="future.bin", modified=4_000_000_000.0)
     stranger = manifest("aaaaaaaaaaaaaaaaaaaaaaaa", path="stranger.bin")
-    response = post(a, sender, "/peer/storage/manifests", push(future, stranger))
+    response = signed_peer_post(a, sender, "/peer/storage/manifests", push(future, stranger))
     assert response.status_code == 200, response.text
     assert call(a, "GET", "/api/storage").json()["count"] == 0
 
@@ -155,7 +132,7 @@ def test_a_plausible_push_is_still_taken(pair: list[AgentProcess]) -> None:
     a, b = pair
     sender = load_or_create_identity(b.home)
     good = manifest(sender.node_id, path="ok/taken.bin")
-    response = post(a, sender, "/peer/storage/manifests", push(good))
+    response = signed_peer_post(a, sender, "/peer/storage/manifests", push(good))
     assert response.status_code == 200, response.text
     assert "manifests" in response.json()
     paths = [f["path"] for f in call(a, "GET", "/api/storage").json()["files"]]
@@ -173,7 +150,7 @@ def test_sync_and_pin_routes_refuse_malformed_bodies(
     pair: list[AgentProcess], path: str, body: bytes
 ) -> None:
     a, b = pair
-    response = post(a, load_or_create_identity(b.home), path, body)
+    response = signed_peer_post(a, load_or_create_identity(b.home), path, body)
     assert response.status_code == 400, response.text
 
 

@@ -30,7 +30,7 @@ from agent.brain.models import (
     SearchMode,
 )
 from agent.client.errors import ApiError
-from agent.client.transport import Transport
+from agent.client.transport import ENCODING_TIMEOUT, Transport
 
 StrPath = str | os.PathLike[str]
 
@@ -65,7 +65,9 @@ class BrainMixin(Transport):
             params["node"] = node
         if path is not None:
             params["path"] = path
-        response = await self._request("GET", "/api/brain/search", params=params)
+        response = await self._request(
+            "GET", "/api/brain/search", params=params, timeout=ENCODING_TIMEOUT
+        )
         return self._model(response, BrainSearchAnswer)
 
     async def brain_reindex(

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
-from agent.client.transport import Transport
+from agent.client.transport import ENCODING_TIMEOUT, Transport
 from agent.memory.models import (
     AddFactAnswer,
     FactList,
@@ -49,7 +49,8 @@ class MemoryMixin(Transport):
         if key is not None:
             body["key"] = key
         return self._model(
-            await self._request("POST", "/api/memory", json_body=body), AddFactAnswer
+            await self._request("POST", "/api/memory", json_body=body, timeout=ENCODING_TIMEOUT),
+            AddFactAnswer,
         )
 
     async def memory_remove(self, fact_id: str) -> FactRemoved:
@@ -72,5 +73,7 @@ class MemoryMixin(Transport):
         embedding model on this node).
         """
         params = {"q": q, "k": str(k)}
-        response = await self._request("GET", "/api/memory/search", params=params)
+        response = await self._request(
+            "GET", "/api/memory/search", params=params, timeout=ENCODING_TIMEOUT
+        )
         return self._model(response, FactSearchAnswer)

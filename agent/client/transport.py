@@ -15,6 +15,9 @@ from agent.client.sse import SSEParser
 
 M = TypeVar("M", bound=BaseModel)
 DEFAULT_TIMEOUT = 10.0
+# For calls that may first load the embedding model on the agent (seconds, more on a busy
+# machine): the model's first use must not read as an agent that does not answer.
+ENCODING_TIMEOUT = 120.0
 EVENT_STREAM = "text/event-stream"
 
 
@@ -96,8 +99,16 @@ class Transport:
         params: Mapping[str, str] | None = None,
         json_body: Any = None,
         ok: int = 0,
+        timeout: float | None = None,
     ) -> httpx.Response:
-        request = self._http.build_request(method, path, params=params, json=json_body)
+        """`timeout`: seconds for this call instead of the client's."""
+        request = self._http.build_request(
+            method,
+            path,
+            params=params,
+            json=json_body,
+            timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
+        )
         return await self._send(request, ok=ok)
 
     async def _get_json(self, path: str) -> Any:

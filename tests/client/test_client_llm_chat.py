@@ -113,7 +113,12 @@ async def test_a_chat_answered_without_an_event_stream_is_invalid() -> None:
 
 async def test_chat_once_asks_for_one_answer() -> None:
     stats = {k: v for k, v in DONE.items() if k != "content"}
-    answer = {**stats, "message": {"role": "assistant", "content": "hello"}, "sources": []}
+    answer = {
+        **stats,
+        "message": {"role": "assistant", "content": "hello"},
+        "sources": [],
+        "facts": [],
+    }
     recorder = answering(answer)
     async with recorder.client() as client:
         got = await client.chat_once("m", session_id="s1", message="hi")
@@ -150,7 +155,7 @@ async def test_session_calls() -> None:
         "content": "foxes are quick",
         "created_at": 1700000100.0,
         "stats": {**{k: v for k, v in DONE.items() if k not in ("content", "session_id")},
-                  "partial": False, "sources": []},
+                  "partial": False, "sources": [], "facts": []},
     }  # fmt: skip
     detail = {**SESSION, "messages": [message]}
     listed = {"sessions": [SESSION], "count": 1}

@@ -204,7 +204,8 @@ def agent_process(
 
 def call(agent: AgentProcess, method: str, path: str, **kwargs: Any) -> httpx.Response:
     """One request to an agent's local API with its token."""
-    return httpx.request(method, agent.url + path, headers=agent.headers(), timeout=30, **kwargs)
+    kwargs.setdefault("timeout", 30)
+    return httpx.request(method, agent.url + path, headers=agent.headers(), **kwargs)
 
 
 @contextmanager

@@ -20,6 +20,8 @@ from tests.dashboard.conftest import MODEL_A, PHONE, Dash, expect, open_dash
 from tests.fakes.ollama import FakeOllama, FakeOllamaProcess, fake_ollama_process
 from tests.harness import AgentProcess, agent_process, call, wait_until
 
+MODEL_LOAD_S = 120.0
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 REPLY = "You told me you keep the spare key under the blue pot."
@@ -53,6 +55,10 @@ def memory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Memory]:
         fake_ollama_process(root / "ollama.json", fake) as ollama,
         agent_process(root / "a", "--node-name", "alpha", "--ollama-url", ollama.url) as agent,
     ):
+        # The first search loads the embedding model (seconds, more on a busy machine): done
+        # here, so the page's first add is not what waits for it.
+        warm = call(agent, "GET", "/api/memory/search", params={"q": "warm"}, timeout=MODEL_LOAD_S)
+        assert warm.status_code == 200, warm.text
         yield Memory(agent, ollama)
 
 

@@ -13,22 +13,26 @@ import httpx
 import pytest
 
 from tests.fakes.ollama import FakeOllama, fake_ollama_process
-from tests.harness import AgentProcess, agent_process
+from tests.harness import AgentProcess, agent_process, call
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 def fuzzed_agent(tmp_path: Path) -> Iterator[AgentProcess]:
-    """An agent whose Ollama is up, as in normal use: a 503 for a missing backend is the
-    documented answer, but the fuzzer counts every 5xx as a failure (the down case has its
-    own tests)."""
+    """An agent whose Ollama is up and whose embedding model is loaded, as in normal use: a
+    503 for a missing backend is the documented answer, but the fuzzer counts every 5xx as a
+    failure (the down case has its own tests)."""
     with (
         fake_ollama_process(
             tmp_path / "ollama.json", FakeOllama(models=["qwen2.5:0.5b"])
         ) as ollama,
         agent_process(tmp_path / "agent-home", "--ollama-url", ollama.url) as agent,
     ):
+        # Memory's first add or search loads the embedding model (seconds, more on a busy
+        # machine): loaded here, so no generated request waits past the fuzzer's timeout.
+        warm = call(agent, "GET", "/api/memory/search", params={"q": "warm"}, timeout=120)
+        assert warm.status_code == 200, warm.text
         yield agent
 
 

@@ -129,16 +129,15 @@ class Healer:
                 if len(counting) >= want or not online or online[0] != me:
                     continue
                 data = await self.service.read_chunk(digest)
-                for target in self.replicator.targets(
-                    want - len(counting), exclude=nodes, size=len(data)
+                for target in await self.replicator.spread(
+                    digest, data, want - len(counting), exclude=set(nodes)
                 ):
-                    if await self.replicator.push(target, digest, data):
-                        await self.store.add_holders([(digest, target)])
-                        await self.replicator.announce([], [(digest, target)])
-                        self.ctx.bus.publish(
-                            STORAGE_REPLICATED,
-                            ChunkReplicated(chunk=digest, node_id=target, path=manifest.path),
-                        )
+                    await self.store.add_holders([(digest, target)])
+                    await self.replicator.announce([], [(digest, target)])
+                    self.ctx.bus.publish(
+                        STORAGE_REPLICATED,
+                        ChunkReplicated(chunk=digest, node_id=target, path=manifest.path),
+                    )
         for path in degraded - self._degraded:
             self.ctx.bus.publish(STORAGE_DEGRADED, FileHealthChanged(path=path))
         for path in self._degraded - degraded:

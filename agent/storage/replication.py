@@ -75,13 +75,31 @@ class Replicator:
 
     def targets(self, count: int, exclude: set[str], size: int) -> list[str]:
         """Up to `count` online members with room for `size` bytes, most free space first."""
+        return self._candidates(exclude, size)[:count]
+
+    def _candidates(self, exclude: set[str], size: int) -> list[str]:
         candidates = [
             m.node_id
             for m in self.online_members()
             if m.node_id not in exclude and self.free_space(m.node_id) >= size
         ]
         candidates.sort(key=lambda n: (-self.free_space(n), n))
-        return candidates[:count]
+        return candidates
+
+    async def spread(self, digest: str, data: bytes, count: int, exclude: set[str]) -> list[str]:
+        """Copies a chunk to `count` members (the roomiest first, concurrently); a member that
+        fails is replaced by the next candidate, so one refusal or dropped connection does not
+        leave the chunk short of a copy while another member has room. Answers who stored it."""
+        candidates = self._candidates(exclude, len(data))
+        first, spare = candidates[:count], candidates[count:]
+        results = await asyncio.gather(*(self.push(n, digest, data) for n in first))
+        stored = [node for node, ok in zip(first, results, strict=True) if ok]
+        for node in spare:
+            if len(stored) >= count:
+                break
+            if await self.push(node, digest, data):
+                stored.append(node)
+        return stored
 
     async def push(self, node_id: str, digest: str, data: bytes) -> bool:
         if node_id == self.me:

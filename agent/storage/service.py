@@ -17,7 +17,6 @@ deleted while it was away.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import shutil
@@ -206,11 +205,9 @@ class StorageService:
         stored = [self.replicator.me] if kept else []
         if not kept:
             log.info("storage quota reached here; chunk %s goes elsewhere", digest[:12])
-        others = self.replicator.targets(
-            self.replicas - len(stored), exclude={self.replicator.me}, size=len(block)
+        stored += await self.replicator.spread(
+            digest, block, self.replicas - len(stored), exclude={self.replicator.me}
         )
-        results = await asyncio.gather(*(self.replicator.push(n, digest, block) for n in others))
-        stored += [node for node, ok in zip(others, results, strict=True) if ok]
         if not stored:
             raise InsufficientStorage("no node has room for this file", details={"chunk": digest})
         return digest, stored

@@ -249,7 +249,7 @@ def test_a_file_that_lost_a_replica_stands_out(fabric: Fabric, dash: Dash, tmp_p
             wait_until(lambda: _sees_room_everywhere(c), 30, "charlie to see room on every node")
             stored = put(fabric, "fragile/lost.bin", os.urandom(10_000), on=c)
             assert c_id in stored["nodes"], stored
-            assert len(stored["nodes"]) == 2, stored
+            assert len(stored["nodes"]) == 2, (stored, c.log()[-4000:])
             wait_until(lambda: "fragile/lost.bin" in listed(fabric, "fragile"), 15, "the manifest")
 
             dash.goto("/storage/fragile")

@@ -236,3 +236,26 @@ def test_lone_node_over_quota_refuses_with_507(tmp_path: Path) -> None:
         assert response.status_code == 507
         assert response.json()["error_code"] == "INSUFFICIENT_STORAGE"
         assert call(agent, "GET", "/api/storage").json()["count"] == 0
+
+
+def test_a_copy_refused_goes_to_the_next_member(tmp_path: Path) -> None:
+    """The roomiest member dies just before an upload (still online in the writer's view): its
+    copy fails, and the next member with room takes it, so the file still has two copies."""
+    with (
+        agent_processes([tmp_path / "writer", tmp_path / "roomy"]) as (writer, roomy),
+        agent_processes([tmp_path / "spare"], "--storage-quota", "100000") as (spare,),
+    ):
+        agents = [writer, roomy, spare]
+        form_cluster(agents)
+        ids = {a.info["node_id"] for a in agents}
+
+        def room_known() -> bool:
+            nodes = call(writer, "GET", "/api/nodes").json()["nodes"]
+            free = {n["node_id"]: n["capabilities"].get("storage_free") or 0 for n in nodes}
+            return set(free) == ids and free[roomy.info["node_id"]] > free[spare.info["node_id"]]
+
+        wait_until(room_known, 15, "the writer to know every member's room")
+        roomy.process.send_signal(signal.SIGKILL)
+        roomy.process.wait(10)
+        stored = upload(writer, "two-copies.bin", b"c" * 10_000)
+        assert set(stored["nodes"]) == {writer.info["node_id"], spare.info["node_id"]}, stored

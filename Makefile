@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch's CPU build, unless a torch is already there (a plain resolve takes CUDA's, GBs).
 	$(BIN)/python -c 'import torch' 2>/dev/null || $(BIN)/python -m pip install --quiet torch==$(TORCH)
-	$(BIN)/python -m pip install --quiet -e '.[dev,brain]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,brain,builtins]'
 	touch $(STAMP)
 
 serve: $(STAMP)

@@ -200,6 +200,24 @@ class Settings:
         "A YAML file of Pulse rules merged over the default pack by rule id (a rule with "
         "`enabled: false` turns one off); empty: the default pack alone.",
     )
+    mcp_start_timeout: float = setting(
+        30.0,
+        "Seconds an MCP server has to start and answer its handshake before it counts as failed.",
+        minimum=0.5,
+        maximum=600,
+    )
+    mcp_call_timeout: float = setting(
+        60.0,
+        "Seconds one MCP tool call may take before it is abandoned (the model is told so).",
+        minimum=0.1,
+        maximum=3600,
+    )
+    mcp_tool_rounds: int = setting(
+        8,
+        "Rounds of tool calls a chat with `mcp_servers` may make before the model must answer.",
+        minimum=1,
+        maximum=50,
+    )
     login_code_ttl: float = setting(
         60.0,
         "Seconds a dashboard login code (from `openfabric dashboard`) stays valid.",

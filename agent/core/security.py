@@ -6,7 +6,7 @@ Decisions, in order:
    `Host: evil.example`.
 2. A state-changing request (POST, PUT, PATCH, DELETE) carrying a foreign Origin (or
    `Origin: null`, or `Sec-Fetch-Site: cross-site`) gets 403 ORIGIN_NOT_ALLOWED.
-3. With auth = token, /api/* and /v1/* (except /api/health) need the local token as
+3. With auth = token, /api/*, /v1/* and /mcp (except /api/health) need the local token as
    `Authorization: Bearer <token>`, or a live dashboard session cookie, else 401
    UNAUTHORIZED. The token itself is accepted from that header only: never from a cookie
    (browsers send cookies to every port of 127.0.0.1, so any local server would receive it)
@@ -36,7 +36,9 @@ COOKIE_PREFIX = "openfabric_session_"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PUBLIC_PATHS = frozenset({"/api/health"})
-PROTECTED_PREFIXES = ("/api/", "/v1/")
+PROTECTED_PREFIXES = ("/api/", "/v1/", "/mcp/")
+# The fabric's own MCP endpoint (streamable HTTP), protected like the API.
+PROTECTED_PATHS = frozenset({"/mcp"})
 
 
 def load_or_create_token(home: Path) -> str:
@@ -95,7 +97,8 @@ class LocalSecurity:
         path: str = scope["path"]
         auth = "none" if self.token is None else self._authenticate(headers)
         scope.setdefault("state", {})["auth"] = auth
-        if auth is None and path.startswith(PROTECTED_PREFIXES) and path not in PUBLIC_PATHS:
+        protected = path.startswith(PROTECTED_PREFIXES) or path in PROTECTED_PATHS
+        if auth is None and protected and path not in PUBLIC_PATHS:
             self._refuse(headers)
         await self.app(scope, receive, send)
 

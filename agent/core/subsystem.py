@@ -26,6 +26,7 @@ from agent.core.jobs import Jobs
 from agent.core.knowledge import Knowledge
 from agent.core.metrics import Metrics
 from agent.core.recollection import Recollection
+from agent.core.toolbox import Toolbox
 from agent.peer.client import PeerClient
 from agent.peer.identity import Identity
 from agent.settings import Settings
@@ -71,6 +72,7 @@ class Context:
     _knowledge: Knowledge | None = field(default=None, repr=False)
     _encoder: TextEncoder | None = field(default=None, repr=False)
     _memory: Recollection | None = field(default=None, repr=False)
+    _tools: Toolbox | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.peers = PeerClient(self.identity)
@@ -122,6 +124,14 @@ class Context:
 
     def provide_memory(self, memory: Recollection) -> None:
         self._memory = memory
+
+    @property
+    def tools(self) -> Toolbox | None:
+        """The cluster's MCP tools; None when no mcp subsystem runs."""
+        return self._tools
+
+    def provide_tools(self, tools: Toolbox) -> None:
+        self._tools = tools
 
     jobs: Jobs = field(default_factory=Jobs, repr=False)
 

@@ -65,6 +65,8 @@ def test_health_needs_no_token(anon: TestClient) -> None:
         "/api/openapi.json",
         "/v1/models",
         "/api/unknown",
+        "/mcp",
+        "/mcp/anything",
     ],
 )
 def test_api_needs_the_token(anon: TestClient, path: str) -> None:

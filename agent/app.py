@@ -37,6 +37,7 @@ from agent.dashboard import routes as dashboard_routes
 from agent.dashboard import with_pages
 from agent.discovery.subsystem import create as create_discovery
 from agent.llm.subsystem import create as create_llm
+from agent.mcp.subsystem import create as create_mcp
 from agent.memory.subsystem import create as create_memory
 from agent.ops.subsystem import create as create_ops
 from agent.peer.identity import load_or_create_identity
@@ -70,7 +71,9 @@ def build_subsystems(ctx: Context) -> tuple[list[Subsystem], ClusterSubsystem]:
     Telemetry comes first: it provides `ctx.telemetry`. The cluster comes next: it provides
     `ctx.cluster`, which every later one reads. The brain provides `ctx.knowledge` and
     `ctx.encoder` (memory encodes with it); memory provides `ctx.memory` (the chat recalls
-    with it). The rest only use what `ctx` carries.
+    with it) and mcp `ctx.tools` (the chat calls them), both before the llm starts; stopped
+    after it, so a chat's tool call never finds its server gone. The rest only use what `ctx`
+    carries.
     """
     telemetry = create_telemetry(ctx)
     cluster = create_cluster(ctx)
@@ -79,10 +82,13 @@ def build_subsystems(ctx: Context) -> tuple[list[Subsystem], ClusterSubsystem]:
     storage = create_storage(ctx)
     brain = create_brain(ctx)
     memory = create_memory(ctx)
+    mcp = create_mcp(ctx)
     llm = create_llm(ctx)
     pulse = create_pulse(ctx)
     ops = create_ops(ctx)
-    return [telemetry, cluster, discovery, tasks, storage, brain, memory, llm, pulse, ops], cluster
+    ordered: list[Subsystem] = [telemetry, cluster, discovery, tasks, storage, brain]
+    ordered += [memory, mcp, llm, pulse, ops]
+    return ordered, cluster
 
 
 def create_app(settings: Settings, dashboard_dir: Path | None = None) -> Starlette:

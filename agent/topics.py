@@ -10,6 +10,7 @@ from agent.core.events import Topic
 from agent.core.stream_events import TOPICS as STREAM
 from agent.discovery.events import TOPICS as DISCOVERY
 from agent.llm.events import TOPICS as LLM
+from agent.mcp.events import TOPICS as MCP
 from agent.memory.events import TOPICS as MEMORY
 from agent.pulse.events import TOPICS as PULSE
 from agent.storage.events import TOPICS as STORAGE
@@ -21,6 +22,7 @@ CATALOGUES: tuple[tuple[Topic[Any], ...], ...] = (
     CLUSTER,
     DISCOVERY,
     LLM,
+    MCP,
     MEMORY,
     PULSE,
     STORAGE,

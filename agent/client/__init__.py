@@ -24,6 +24,7 @@ from agent.client.discovery import DEFAULT_URL, discover
 from agent.client.errors import AgentUnavailable, ApiError, ClientError, StreamEndedEarly
 from agent.client.events import ChatEvent, LogEvent, PullEvent, StreamEvent
 from agent.client.llm import LlmMixin
+from agent.client.mcp import McpMixin
 from agent.client.memory import MemoryMixin
 from agent.client.ops import OpsMixin
 from agent.client.pulse import PulseMixin
@@ -121,6 +122,7 @@ class AgentClient(
     LlmMixin,
     BrainMixin,
     MemoryMixin,
+    McpMixin,
     PulseMixin,
     AuthMixin,
 ):

@@ -4,8 +4,9 @@ Decisions, in order:
 1. Host header must name a loopback host on the bound port, else 403 HOST_NOT_ALLOWED. This
    defeats DNS rebinding: a page on evil.example that rebinds to 127.0.0.1 still sends
    `Host: evil.example`.
-2. A state-changing request (POST, PUT, PATCH, DELETE) carrying a foreign Origin (or
-   `Origin: null`, or `Sec-Fetch-Site: cross-site`) gets 403 ORIGIN_NOT_ALLOWED.
+2. A state-changing request (POST, PUT, PATCH, DELETE), or any request to /mcp, carrying a
+   foreign Origin (or `Origin: null`, or `Sec-Fetch-Site: cross-site`) gets 403
+   ORIGIN_NOT_ALLOWED.
 3. With auth = token, /api/*, /v1/* and /mcp (except /api/health) need the local token as
    `Authorization: Bearer <token>`, or a live dashboard session cookie, else 401
    UNAUTHORIZED. The token itself is accepted from that header only: never from a cookie
@@ -93,8 +94,12 @@ class LocalSecurity:
             return
         headers = Headers(scope=scope)
         self._check_host(headers)
-        self._check_origin(scope["method"], headers)
         path: str = scope["path"]
+        # The MCP endpoint's GET opens an event stream that can carry tool results: the MCP
+        # specification asks for Origin to be checked on every request to it.
+        is_mcp = path in PROTECTED_PATHS or path.startswith("/mcp/")
+        if is_mcp or scope["method"] in UNSAFE_METHODS:
+            self._check_origin(headers)
         auth = "none" if self.token is None else self._authenticate(headers)
         scope.setdefault("state", {})["auth"] = auth
         protected = path.startswith(PROTECTED_PREFIXES) or path in PROTECTED_PATHS
@@ -119,9 +124,7 @@ class LocalSecurity:
                 code="HOST_NOT_ALLOWED",
             )
 
-    def _check_origin(self, method: str, headers: Headers) -> None:
-        if method not in UNSAFE_METHODS:
-            return
+    def _check_origin(self, headers: Headers) -> None:
         origin = headers.get("origin")
         cross_site = headers.get("sec-fetch-site") == "cross-site"
         if cross_site or (origin is not None and origin not in allowed_origins(self.port_of)):

@@ -126,6 +126,16 @@ def test_foreign_origin_on_a_read_is_not_refused_by_the_origin_check(
     assert "access-control-allow-origin" not in response.headers
 
 
+def test_foreign_origin_on_a_read_of_the_mcp_endpoint_is_refused(
+    anon: TestClient, home: Path
+) -> None:
+    response = anon.get(
+        "/mcp",
+        headers={"Authorization": f"Bearer {token_of(home)}", "Origin": "http://evil.example"},
+    )
+    assert_error(response, 403, "ORIGIN_NOT_ALLOWED")
+
+
 def test_auth_none_turns_the_token_off_but_keeps_host_checks(tmp_path: Path) -> None:
     app = create_app(make_settings(tmp_path, port=4892, auth="none"))
     with TestClient(app, base_url=URL) as client:

@@ -15,7 +15,17 @@ import pytest
 from tests.dashboard.conftest import PHONE, Dash, expect, login_url, open_dash, watch
 from tests.harness import AgentProcess, agent_process
 
-NAV = ["Overview", "Tasks", "Storage", "Brain", "Memory", "Models & chat", "Cluster", "Health"]
+NAV = [
+    "Overview",
+    "Tasks",
+    "Storage",
+    "Brain",
+    "Memory",
+    "Tools",
+    "Models & chat",
+    "Cluster",
+    "Health",
+]
 
 
 @pytest.fixture(scope="module")

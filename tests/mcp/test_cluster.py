@@ -1,0 +1,88 @@
+"""Two subprocess agents in one cluster: a tool hosted on one member is listed in the
+other's tools/all and called through the peer channel; credentials stay out of both logs;
+shutdown leaves no server process."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from agent.peer.identity import load_or_create_identity
+from tests.harness import AgentProcess, agent_processes, call, form_cluster, signed_peer_post
+from tests.mcp.kit import fake_server
+from tests.mcp.test_stdio import group_alive
+
+WIRED = "agent.mcp" in (Path(__file__).parents[2] / "agent" / "app.py").read_text()
+pytestmark = pytest.mark.skipif(not WIRED, reason="the agent does not create mcp yet")
+SECRET = "peer-secret-4471"
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[AgentProcess]]:
+    base = tmp_path_factory.mktemp("mcp-cluster")
+    with agent_processes([base / "a", base / "b"]) as agents:
+        form_cluster(agents)
+        yield agents
+
+
+def test_a_tool_on_another_member(pair: list[AgentProcess]) -> None:
+    host, asker = pair
+    created = call(
+        host,
+        "POST",
+        "/api/mcp/servers",
+        json={"name": "far", "transport": fake_server(), "credentials": {"API_TOKEN": SECRET}},
+    )
+    assert created.status_code == 201, created.text
+    listed = call(asker, "GET", "/api/mcp/servers/tools/all", timeout=60)
+    assert listed.status_code == 200, listed.text
+    far = [t for t in listed.json()["tools"] if t["server"] == "far"]
+    assert {t["name"] for t in far} >= {"add", "echo_env"}
+    assert {t["node_id"] for t in far} == {host.info["node_id"]}
+    assert listed.json()["unreachable"] == []
+    assert call(asker, "GET", "/api/mcp/servers").json()["count"] == 0  # servers are per node
+    assert SECRET not in listed.text
+
+
+def test_the_peer_call_path(pair: list[AgentProcess]) -> None:
+    host, asker = pair
+    # The asker's own key signs, as its Toolbox does when the chat calls a remote tool.
+    sender = load_or_create_identity(asker.home)
+    ask = {"server": "far", "tool": "add", "arguments": {"a": 5, "b": 6}, "timeout": 10.0}
+    answer = signed_peer_post(host, sender, "/peer/mcp/call", json.dumps(ask).encode())
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["text"] == "11"
+    assert answer.json()["is_error"] is False
+    bad = {**ask, "arguments": {"a": "x"}}
+    refused = signed_peer_post(host, sender, "/peer/mcp/call", json.dumps(bad).encode())
+    assert refused.json()["is_error"] is True
+    assert "invalid arguments" in refused.json()["text"]
+    hostile = signed_peer_post(host, sender, "/peer/mcp/call", b'{"server": "../x", "tool": 1}')
+    assert hostile.status_code == 400
+
+
+def test_shutdown_leaves_no_process_and_no_secret_in_logs(pair: list[AgentProcess]) -> None:
+    host = pair[0]
+    call(
+        host,
+        "POST",
+        "/api/mcp/servers/far/test",
+        json={"tool": "echo_env", "arguments": {"name": "API_TOKEN"}},
+    )
+    servers = call(host, "GET", "/api/mcp/servers").json()["servers"]
+    assert servers[0]["state"] == "ready"
+    children = [
+        p for p in psutil.Process(host.process.pid).children(recursive=True) if p.is_running()
+    ]
+    pgids = {os.getpgid(p.pid) for p in children}
+    assert pgids
+    host.stop()
+    for pgid in pgids:
+        assert not group_alive(pgid)
+    for agent in pair:
+        assert SECRET not in agent.log()

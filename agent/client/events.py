@@ -48,10 +48,12 @@ class PullEvent:
 
 @dataclass(frozen=True)
 class ChatEvent:
-    """One event of `chat`: `start` (session_id, node_id, inference_id, model), a `token` per
-    piece of the answer (`content`), then one `done` whose `content` is the whole answer and
-    whose `data` holds the stats (ChatStats)."""
+    """One event of `chat`: `start` (session_id, node_id, inference_id, model), with
+    `mcp_servers` a `tool_call` (id, round, server, tool, arguments, node_id) and a
+    `tool_result` (id, round, server, tool, is_error, text, duration_ms) for each call the model
+    made, a `token` per piece of the answer (`content`), then one `done` whose `content` is the
+    whole answer and whose `data` holds the stats (ChatStats, and the calls in `tools`)."""
 
-    kind: Literal["start", "token", "done"]
+    kind: Literal["start", "tool_call", "tool_result", "token", "done"]
     content: str = ""
     data: dict[str, Any] = field(default_factory=dict)

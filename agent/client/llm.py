@@ -4,6 +4,10 @@
         async for event in client.chat("qwen2.5:0.5b", [{"role": "user", "content": "hi"}]):
             if event.kind == "token":
                 print(event.content, end="", flush=True)
+        ask = [{"role": "user", "content": "What time is it in Tokyo?"}]
+        async for event in client.chat("qwen2.5:7b", ask, mcp_servers=["time"]):  # or "all"
+            if event.kind == "tool_call":
+                print("calling", event.data["tool"], event.data["arguments"])
         async for step in client.llm_pull("llama3.2:3b"):
             print(step.status, step.completed, step.total)
 
@@ -17,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Iterable, Mapping
 from contextlib import aclosing
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 from agent.client.events import ChatEvent, PullEvent
@@ -53,6 +57,7 @@ def _chat_body(
     brain: Mapping[str, Any] | None = None,
     use_memory: bool = False,
     memory: Mapping[str, Any] | None = None,
+    mcp_servers: Iterable[str] | Literal["all"] | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"model": model, "options": dict(options or {}), "stream": stream}
     if messages is not None:
@@ -70,6 +75,8 @@ def _chat_body(
         body["use_memory"] = True
     if memory is not None:
         body["memory"] = dict(memory)
+    if mcp_servers is not None:
+        body["mcp_servers"] = "all" if mcp_servers == "all" else list(mcp_servers)
     return body
 
 
@@ -135,6 +142,7 @@ class LlmMixin(Transport):
         brain: Mapping[str, Any] | None = None,
         use_memory: bool = False,
         memory: Mapping[str, Any] | None = None,
+        mcp_servers: Iterable[str] | Literal["all"] | None = None,
     ) -> AsyncGenerator[ChatEvent, None]:
         """Chat with `model` wherever it is in the cluster, streamed: `start`, a `token` per
         piece, then `done` (the whole answer in `content`, the stats in `data`).
@@ -145,9 +153,14 @@ class LlmMixin(Transport):
         retrieved) and the `done` data lists them in `sources`, numbered as the answer cites
         them. With `use_memory`, the facts remembered about the user that are most like the
         last message go with it (`memory`: `k`; `learn: false` stops the agent from asking the
-        model for new facts afterwards), listed in the `done` data's `facts`. Refusals:
-        MODEL_NOT_FOUND, SESSION_NOT_FOUND, LLM_BACKEND_UNAVAILABLE, MEMORY_UNAVAILABLE; a
-        generation that fails midway raises `ApiError` (LLM_GENERATION_FAILED).
+        model for new facts afterwards), listed in the `done` data's `facts`. With
+        `mcp_servers` (server names, or "all"), the model may call those MCP servers' tools:
+        each call comes as a `tool_call` event (`data`: id, round, server, tool, arguments,
+        node_id) and its `tool_result` (id, is_error, text, duration_ms) before the answer's
+        tokens, and the `done` data lists them in `tools`. Refusals: MODEL_NOT_FOUND,
+        SESSION_NOT_FOUND, LLM_BACKEND_UNAVAILABLE, MEMORY_UNAVAILABLE, MCP_SERVER_NOT_FOUND,
+        MCP_SERVER_DISABLED, LLM_TOOLS_UNSUPPORTED, FEATURE_UNAVAILABLE (an agent without
+        MCP); a generation that fails midway raises `ApiError` (LLM_GENERATION_FAILED).
         """
         body = _chat_body(
             model,
@@ -160,6 +173,7 @@ class LlmMixin(Transport):
             brain,
             use_memory,
             memory,
+            mcp_servers,
         )
         stream = self._stream(
             "POST",
@@ -176,6 +190,10 @@ class LlmMixin(Transport):
                     yield ChatEvent("token", str(data.get("content") or ""), data)
                 elif event.topic == "start":
                     yield ChatEvent("start", data=data)
+                elif event.topic == "tool_call":
+                    yield ChatEvent("tool_call", data=data)
+                elif event.topic == "tool_result":
+                    yield ChatEvent("tool_result", data=data)
                 elif event.topic == "done":
                     yield ChatEvent("done", str(data.get("content") or ""), data)
                     return
@@ -192,8 +210,10 @@ class LlmMixin(Transport):
         brain: Mapping[str, Any] | None = None,
         use_memory: bool = False,
         memory: Mapping[str, Any] | None = None,
+        mcp_servers: Iterable[str] | Literal["all"] | None = None,
     ) -> ChatAnswer:
-        """Like `chat`, but the whole answer at once: the message and the stats."""
+        """Like `chat`, but the whole answer at once: the message and the stats (with
+        `mcp_servers`, the tool calls made in `tools`)."""
         body = _chat_body(
             model,
             messages,
@@ -205,6 +225,7 @@ class LlmMixin(Transport):
             brain,
             use_memory,
             memory,
+            mcp_servers,
         )
         response = await self._request("POST", "/api/llm/chat", json_body=body)
         return self._model(response, ChatAnswer)

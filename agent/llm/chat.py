@@ -1,7 +1,8 @@
 """Generating a chat answer somewhere in the cluster.
 
 A generation is a stream of events (`models_streams.GenerationEvent`), the same whether it
-runs here or on another member: a `token` for each piece, then `done` with the stats (or
+runs here or on another member: a `token` for each piece, `tool_calls` when the model was
+offered tools (Ollama's `tools`) and asks to call some, then `done` with the stats (or
 `error`). A remote generation is one streamed peer request (`POST /peer/llm/chat`, NDJSON of
 those events).
 Errors before the first token are raised as `ApiError`s so callers can answer them properly;
@@ -13,7 +14,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -24,7 +25,7 @@ from pydantic import ValidationError
 
 from agent.core.bus import EventBus
 from agent.core.cluster import ONLINE
-from agent.core.errors import ApiError, NotFound, ServiceUnavailable
+from agent.core.errors import ApiError, BadRequest, NotFound, ServiceUnavailable
 from agent.core.http import peer_answer
 from agent.core.subsystem import Context
 from agent.llm.backend import OllamaBackend
@@ -34,8 +35,10 @@ from agent.llm.models_streams import (
     GENERATION_EVENT,
     DoneEvent,
     ErrorEvent,
+    FunctionCall,
     GenerationEvent,
     TokenEvent,
+    ToolCallsEvent,
 )
 from agent.llm.service import LlmService
 from agent.peer.client import PeerClient, PeerUnreachable
@@ -43,7 +46,11 @@ from agent.peer.client import PeerClient, PeerUnreachable
 RECENT_KEPT = 100
 # Ollama's options (temperature, num_ctx, stop...) are open-ended and passed on as they are.
 Options = dict[str, Any]
-Messages = list[dict[str, str]]
+# Ollama's chat messages: role and content, and an assistant's `tool_calls` or a tool
+# result's `tool_name`.
+Messages = list[dict[str, Any]]
+# Ollama's `tools`: [{"type": "function", "function": {name, description, parameters}}].
+Tools = list[dict[str, Any]]
 Purpose = Literal["chat", "openai", "memory"]
 AnswerFormat = Literal["json"] | dict[str, Any] | None
 
@@ -172,11 +179,15 @@ class ChatRouter:
         messages: Messages,
         options: Options,
         answer_format: AnswerFormat = None,
+        tools: Tools | None = None,
     ) -> AsyncIterator[GenerationEvent]:
-        """`answer_format` is Ollama's `format`: "json" or a JSON schema the answer must fit."""
+        """`answer_format` is Ollama's `format`: "json" or a JSON schema the answer must fit;
+        `tools` the functions the model may ask to call (answered as `tool_calls`)."""
         if node_id == self.ctx.cluster.node_id:
-            return await local_generation(self.backend, model, messages, options, answer_format)
-        return await self._remote(node_id, model, messages, options, answer_format)
+            return await local_generation(
+                self.backend, model, messages, options, answer_format, tools
+            )
+        return await self._remote(node_id, model, messages, options, answer_format, tools)
 
     async def _remote(
         self,
@@ -185,6 +196,7 @@ class ChatRouter:
         messages: Messages,
         options: Options,
         answer_format: AnswerFormat,
+        tools: Tools | None,
     ) -> AsyncIterator[GenerationEvent]:
         member = self.ctx.cluster.member(node_id)
         if member is None:
@@ -195,6 +207,8 @@ class ChatRouter:
         body: dict[str, Any] = {"model": model, "messages": messages, "options": options}
         if answer_format is not None:
             body["format"] = answer_format
+        if tools:
+            body["tools"] = tools
         stream = self.peers.stream(target, "POST", "/peer/llm/chat", json_body=body, timeout=None)
         try:
             response = await stream.__aenter__()
@@ -239,12 +253,14 @@ async def local_generation(
     messages: Messages,
     options: Options,
     answer_format: AnswerFormat = None,
+    tools: Tools | None = None,
 ) -> AsyncIterator[GenerationEvent]:
     """Start the generation here; raises before the first token on a known failure."""
     try:
         parts = await backend.client.chat(
             model=model,
             messages=messages,
+            tools=tools or None,
             options=options or None,
             format=answer_format,
             stream=True,
@@ -255,6 +271,13 @@ async def local_generation(
         if exc.status_code == 404:
             raise NotFound(
                 f"this node has no model {model}", code="MODEL_NOT_FOUND", details={"model": model}
+            ) from None
+        if exc.status_code == 400 and tools and "does not support tools" in exc.error:
+            raise BadRequest(
+                f"the model {model} cannot call tools; choose one that can, or chat "
+                "without mcp_servers",
+                code="LLM_TOOLS_UNSUPPORTED",
+                details={"model": model},
             ) from None
         raise backend.down(f"{exc.status_code}: {exc.error}") from None
     except (httpx.HTTPError, ConnectionError, OSError) as exc:
@@ -269,6 +292,8 @@ async def local_generation(
                 content = part.message.content if part.message else ""
                 if content:
                     yield TokenEvent(content=content)
+                if part.message and part.message.tool_calls:
+                    yield _tool_calls(part.message.tool_calls)
                 if part.done:
                     yield DoneEvent(
                         done_reason=part.done_reason,
@@ -284,7 +309,8 @@ async def local_generation(
                 part = await iterator.__anext__()
         except StopAsyncIteration:
             return
-        except (ollama.ResponseError, httpx.HTTPError, ConnectionError, OSError) as exc:
+        # ValueError: a part the client's models refuse (e.g. arguments that are no object).
+        except (ollama.ResponseError, httpx.HTTPError, ConnectionError, OSError, ValueError) as exc:
             yield ErrorEvent(error=str(exc))
         finally:
             # Closing the stream tells Ollama to stop generating for a caller who left.
@@ -294,3 +320,13 @@ async def local_generation(
                     await closer()
 
     return events()
+
+
+def _tool_calls(calls: Sequence[ollama.Message.ToolCall]) -> GenerationEvent:
+    try:
+        found = [
+            FunctionCall(name=c.function.name, arguments=dict(c.function.arguments)) for c in calls
+        ]
+        return ToolCallsEvent(calls=found)
+    except ValidationError:
+        return ErrorEvent(error=f"the model's {len(calls)} tool calls break the agent's bounds")

@@ -1,19 +1,23 @@
 """Chat and inference sessions over HTTP (chat sessions themselves: `session_routes`).
 
 `POST /api/llm/chat` answers with an SSE stream: `start` {session_id, node_id, inference_id},
-`token` {content} for each piece, then `done` {stats...} (or `error`). With `stream: false` it
-answers one JSON object. The answer is stored in the session as it ends, also when the client
-goes away mid-answer (what was generated is kept, marked partial).
+`token` {content} for each piece, then `done` {stats...} (or `error`). With `mcp_servers`, the
+model may call those servers' tools (`tool_loop`): `tool_call` and `tool_result` events come
+between `start` and the answer's tokens, and `done` lists the calls in `tools`. With
+`stream: false` it answers one JSON object. The answer is stored in the session as it ends,
+also when the client goes away mid-answer (what was generated is kept, marked partial). A
+session keeps the user's messages and the answers' text, with the tool calls named in the
+answer's stats; the calls' arguments and results are not kept, so a later message in the
+session starts without them.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import anyio
-from pydantic import Field
 from sse_starlette import ServerSentEvent
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,8 +27,9 @@ from agent.core.bus import EventBus
 from agent.core.errors import ApiError, BadRequest, NotFound
 from agent.core.http import api_route, json_response, read_json
 from agent.core.sse import sse_response
-from agent.core.wire import Answer, StrictModel
-from agent.llm.chat import ChatRouter, Inference, Messages
+from agent.core.wire import Answer
+from agent.llm.chat import ChatRouter, Inference
+from agent.llm.chat_request import ChatBody, conversation, toolbox_for
 from agent.llm.events import SESSION_CHANGED, SessionChanged
 from agent.llm.grounding import BrainOptions, ground
 from agent.llm.models import (
@@ -33,6 +38,7 @@ from agent.llm.models import (
     ChatMessage,
     ChatSource,
     ChatStats,
+    ChatToolUse,
     InferenceSession,
     InferenceSessionList,
     MessageStats,
@@ -41,61 +47,22 @@ from agent.llm.models_streams import (
     ChatDone,
     ChatStart,
     ChatToken,
+    ChatToolCall,
+    ChatToolResult,
     DoneEvent,
+    ErrorEvent,
     GenerationEvent,
     StreamError,
     TokenEvent,
 )
 from agent.llm.remembering import Learner, MemoryOptions, last_user_text, recall_into
-from agent.llm.session_routes import no_session
 from agent.llm.store import ChatStore
+from agent.llm.tool_loop import LoopEvent, ToolChat
+from agent.llm.tooling import ToolMenu
 
 TAG = "llm"
 Stats = TypeVar("Stats", bound=ChatStats)
-
-
-class MessageIn(StrictModel):
-    role: Literal["system", "user", "assistant", "tool"]
-    content: Annotated[str, Field(max_length=1_000_000)]
-
-
-class ChatBody(StrictModel):
-    model: Annotated[str, Field(min_length=1, max_length=300)]
-    messages: Annotated[list[MessageIn], Field(max_length=10_000)] | None = None
-    session_id: str | None = None
-    message: Annotated[str, Field(max_length=1_000_000)] | None = None
-    # Ollama's options (temperature, num_ctx...): open-ended, passed on as they are.
-    options: dict[str, Any] = {}
-    stream: bool = True
-    use_brain: bool = False
-    brain: BrainOptions | None = None
-    use_memory: bool = False
-    memory: MemoryOptions | None = None
-    mcp_servers: list[str] | None = None
-
-
-def _unavailable_features(body: ChatBody) -> list[str]:
-    wanted = {"mcp_servers": bool(body.mcp_servers)}
-    return [name for name, on in wanted.items() if on]
-
-
-async def _conversation(store: ChatStore, body: ChatBody) -> Messages:
-    """The messages to send; with a session, its history and the new message (which is
-    stored only once the request is accepted)."""
-    if body.session_id is not None:
-        if await store.session(body.session_id) is None:
-            raise no_session(body.session_id)
-        if body.message is None or body.messages is not None:
-            raise BadRequest(
-                "with session_id, send the new `message` (the session keeps the history)"
-            )
-        history = [
-            {"role": m.role, "content": m.content} for m in await store.messages(body.session_id)
-        ]
-        return [*history, {"role": "user", "content": body.message}]
-    if not body.messages or body.message is not None:
-        raise BadRequest("send `messages`, or `session_id` with `message`")
-    return [{"role": m.role, "content": m.content} for m in body.messages]
+Relayed = ChatToken | ChatToolCall | ChatToolResult | ChatDone | StreamError
 
 
 def _stats(kind: type[Stats], record: Inference, done: DoneEvent | None, **extra: Any) -> Stats:
@@ -116,14 +83,15 @@ def build_chat_routes(
 ) -> list[BaseRoute]:
     async def answer(
         record: Inference,
-        events: AsyncIterator[GenerationEvent],
+        events: AsyncIterator[GenerationEvent | LoopEvent],
         session_id: str | None,
         sources: list[ChatSource],
         facts: list[ChatFact],
         learn_from: str | None,
-    ) -> AsyncIterator[ChatToken | ChatDone | StreamError]:
+    ) -> AsyncIterator[Relayed]:
         """Relay the generation, and store what was said however it ends."""
         text: list[str] = []
+        used: list[ChatToolUse] = []
         done: DoneEvent | None = None
         state: Literal["done", "failed", "cancelled"] = "cancelled"
         stored = False
@@ -144,6 +112,7 @@ def build_chat_routes(
                         partial=state != "done",
                         sources=sources,
                         facts=facts,
+                        tools=used,
                     ),
                 )
             bus.publish(
@@ -159,7 +128,12 @@ def build_chat_routes(
                 elif isinstance(event, DoneEvent):
                     done, state = event, "done"
                     router.inferences.finish(record, "done", done)
-                else:
+                elif isinstance(event, ChatToolCall):
+                    yield event
+                elif isinstance(event, ChatToolResult):
+                    used.append(_use(event))
+                    yield event
+                elif isinstance(event, ErrorEvent):
                     state = "failed"
                     yield StreamError(error=event.error, error_code="LLM_GENERATION_FAILED")
                     return
@@ -179,6 +153,7 @@ def build_chat_routes(
                 content="".join(text),
                 sources=sources,
                 facts=facts,
+                tools=used,
             )
         finally:
             if record.state == "running":
@@ -188,19 +163,13 @@ def build_chat_routes(
 
     async def chat(request: Request) -> Response:
         body = await read_json(request, ChatBody)
-        missing = _unavailable_features(body)
-        if missing:
-            raise BadRequest(
-                f"not available yet: {', '.join(missing)}",
-                code="FEATURE_UNAVAILABLE",
-                details={"features": missing},
-            )
+        toolbox = toolbox_for(body, router.ctx.tools)
         if body.brain is not None and not body.use_brain:
             raise BadRequest("`brain` options need use_brain: true")
         if body.memory is not None and not body.use_memory:
             raise BadRequest("`memory` options need use_memory: true")
         node_id = router.route(body.model)
-        messages = await _conversation(store, body)
+        messages = await conversation(store, body)
         sources: list[ChatSource] = []
         if body.use_brain:
             messages, sources = await ground(
@@ -211,11 +180,30 @@ def build_chat_routes(
         learn_from = last_user_text(messages) if body.use_memory and memory.learn else None
         if body.use_memory:
             messages, facts = await recall_into(router.ctx, messages, memory)
+        menu = None
+        if toolbox is not None and body.mcp_servers:
+            # Before anything is stored: an unknown or disabled server refuses the chat.
+            menu = ToolMenu.of(await toolbox.tools(body.mcp_servers))
         if body.session_id is not None and body.message is not None:
             await store.append(body.session_id, "user", body.message, time.time(), model=body.model)
         record = router.inferences.start(body.model, node_id)
         try:
-            events = await router.generate(node_id, body.model, messages, body.options)
+            events: AsyncIterator[GenerationEvent | LoopEvent]
+            if toolbox is not None and menu is not None and menu.by_name:
+                settings = router.ctx.settings
+                chat = ToolChat(
+                    router,
+                    toolbox,
+                    menu,
+                    node_id,
+                    body.model,
+                    body.options,
+                    settings.mcp_tool_rounds,
+                    settings.mcp_call_timeout,
+                )
+                events = await chat.start(messages)
+            else:
+                events = await router.generate(node_id, body.model, messages, body.options)
         except Exception as exc:
             router.inferences.finish(record, "failed", error=str(exc))
             raise
@@ -234,6 +222,10 @@ def build_chat_routes(
             async for item in relay:
                 if isinstance(item, ChatToken):
                     yield _sse("token", item)
+                elif isinstance(item, ChatToolCall):
+                    yield _sse("tool_call", item)
+                elif isinstance(item, ChatToolResult):
+                    yield _sse("tool_result", item)
                 elif isinstance(item, ChatDone):
                     yield _sse("done", item)
                 else:
@@ -264,7 +256,9 @@ def build_chat_routes(
             summary="Chat with a model anywhere in the cluster (SSE "
             "tokens, then stats; stream=false for one JSON answer).",
             responses={
-                404: "MODEL_NOT_FOUND | SESSION_NOT_FOUND | NODE_NOT_FOUND",
+                400: "FEATURE_UNAVAILABLE (no MCP subsystem) | LLM_TOOLS_UNSUPPORTED",
+                404: "MODEL_NOT_FOUND | SESSION_NOT_FOUND | NODE_NOT_FOUND | MCP_SERVER_NOT_FOUND",
+                409: "MCP_SERVER_DISABLED",
                 502: "LLM_GENERATION_FAILED",
                 503: "LLM_BACKEND_UNAVAILABLE | BRAIN_UNAVAILABLE | MEMORY_UNAVAILABLE",
             },
@@ -289,13 +283,22 @@ def build_chat_routes(
     ]
 
 
-async def _one_answer(relay: AsyncIterator[ChatToken | ChatDone | StreamError]) -> ChatAnswer:
+def _use(result: ChatToolResult) -> ChatToolUse:
+    return ChatToolUse(
+        server=result.server,
+        tool=result.tool,
+        is_error=result.is_error,
+        duration_ms=result.duration_ms,
+    )
+
+
+async def _one_answer(relay: AsyncIterator[Relayed]) -> ChatAnswer:
     """The whole answer of a generation relayed without streaming; a failure is a 502.
 
     The relay is read to its end, so the session holds the answer before it is returned."""
     last: ChatDone | StreamError | None = None
     async for item in relay:
-        if not isinstance(item, ChatToken):
+        if isinstance(item, ChatDone | StreamError):
             last = item
     if isinstance(last, ChatDone):
         stats = last.model_dump(exclude={"content"})

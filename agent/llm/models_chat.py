@@ -52,6 +52,16 @@ class ChatFact(Answer):
 
 
 FACTS_HELP = "With use_memory: the remembered facts the prompt carried"
+TOOLS_HELP = "With mcp_servers: the tool calls the model made, in order"
+
+
+class ChatToolUse(Answer):
+    """One tool call a chat with `mcp_servers` ran (never its arguments or result)."""
+
+    server: str | None = Field(description="Null when the model named no offered tool.")
+    tool: str
+    is_error: bool
+    duration_ms: float
 
 
 class ChatAnswer(ChatStats):
@@ -63,6 +73,7 @@ class ChatAnswer(ChatStats):
         default=[], description="With use_brain: the passages the prompt carried"
     )
     facts: list[ChatFact] = Field(default=[], description=FACTS_HELP)
+    tools: list[ChatToolUse] = Field(default=[], description=TOOLS_HELP)
 
 
 class MessageStats(ChatStats):
@@ -71,6 +82,7 @@ class MessageStats(ChatStats):
         default=[], description="With use_brain: the passages the prompt carried"
     )
     facts: list[ChatFact] = Field(default=[], description=FACTS_HELP)
+    tools: list[ChatToolUse] = Field(default=[], description=TOOLS_HELP)
 
 
 class ChatSessionMessage(Answer):

@@ -31,7 +31,7 @@ from agent.llm.models import (
     OpenAiUsage,
 )
 from agent.llm.models_chat import ChatSource
-from agent.llm.models_streams import DoneEvent, GenerationEvent, TokenEvent
+from agent.llm.models_streams import DoneEvent, ErrorEvent, GenerationEvent, TokenEvent
 from agent.llm.service import LlmService
 
 TAG = "openai"
@@ -140,7 +140,7 @@ def build_openai_routes(router: ChatRouter, service: LlmService) -> list[BaseRou
                 text.append(event.content)
             elif isinstance(event, DoneEvent):
                 done = event
-            else:
+            elif isinstance(event, ErrorEvent):
                 router.inferences.finish(record, "failed", error=event.error)
                 return openai_error(502, event.error, "generation_failed")
         router.inferences.finish(record, "done", done)
@@ -230,7 +230,7 @@ async def _chunks(
                 state = "done"
                 router.inferences.finish(record, "done", event)
                 yield chunk({}, _finish(event))
-            else:
+            elif isinstance(event, ErrorEvent):
                 state = "failed"
                 error = {"error": {"message": event.error, "type": "api_error"}}
                 yield f"data: {json.dumps(error)}\n\n".encode()

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import sys
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextlib import aclosing
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import click
 
@@ -23,6 +24,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 PROMPT = ">>> "
 EXIT_COMMANDS = ("/exit", "/quit", "/bye")
 STDIN = "-"
+TOOL_PREVIEW = 160
+Servers = list[str] | Literal["all"]
 
 
 async def node_name(client: AgentClient, node_id: str | None) -> str | None:
@@ -52,18 +55,52 @@ def citations(sources: Any) -> list[str]:
     return lines
 
 
+def tool_servers(value: str | None) -> Servers | None:
+    """`--tools`: "all", or MCP server names separated by commas."""
+    if value is None:
+        return None
+    if value.strip() == "all":
+        return "all"
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    if not names:
+        raise click.BadParameter("name at least one MCP server, or 'all'", param_hint="--tools")
+    return names
+
+
+def _preview(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= TOOL_PREVIEW else flat[: TOOL_PREVIEW - 1] + "…"
+
+
+def tool_line(kind: str, data: Mapping[str, Any]) -> str:
+    """A tool call or its result, in one line: `→ time.now {"tz": "UTC"}`, `← time.now: …`."""
+    name = f"{data.get('server') or '?'}.{data.get('tool')}"
+    if kind == "tool_call":
+        return _preview(f"→ {name} {json.dumps(data.get('arguments') or {})}")
+    failed = " failed" if data.get("is_error") else ""
+    return _preview(f"← {name}{failed}: {data.get('text') or ''}")
+
+
 class BrainAsk:
     """What `--brain`, `--brain-k`, `--brain-path` and `--brain-node` ask of a chat: whether
     it draws on the cluster's documents, and the `brain` narrowing of what it retrieves;
-    `--memory` asks for remembered facts (and for learning new ones)."""
+    `--memory` asks for remembered facts (and for learning new ones); `--tools` for the MCP
+    servers whose tools the model may call."""
 
     def __init__(
-        self, on: bool, k: int | None, path: str | None, node: str | None, memory: bool = False
+        self,
+        on: bool,
+        k: int | None,
+        path: str | None,
+        node: str | None,
+        memory: bool = False,
+        tools: Servers | None = None,
     ) -> None:
         # Any narrowing asks for the brain: `--brain-k 3` alone means it.
         self.on = on or k is not None or path is not None or node is not None
         self.k, self.path, self.node = k, path, node
         self.memory = memory
+        self.tools = tools
 
     async def body(self, client: AgentClient) -> dict[str, Any] | None:
         """The `brain` field, with --brain-node resolved to an ID; None when nothing narrows."""
@@ -93,6 +130,11 @@ def brain_options(command: F) -> F:
             is_flag=True,
             help="Recall facts remembered about you, and remember new ones from the chat.",
         ),
+        click.option(
+            "--tools",
+            metavar="NAME[,NAME]|all",
+            help="Let the model call these MCP servers' tools ('all': every enabled server).",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -115,6 +157,8 @@ async def answer(
                 if event.kind == "token" and g.format == "table" and event.content:
                     g.write(event.content)
                     last = event.content[-1]
+                elif event.kind in ("tool_call", "tool_result"):
+                    g.note(tool_line(event.kind, event.data))
                 elif event.kind == "done":
                     done = event.data
                     break
@@ -164,6 +208,7 @@ def chat(
     brain_path: str | None,
     brain_node: str | None,
     use_memory: bool,
+    tools: str | None,
 ) -> None:
     """Chat with MODEL, wherever it is in the cluster.
 
@@ -176,11 +221,14 @@ def chat(
     brain indexes, and the passages an answer cites are listed under it as
     '[n] node:path:start-end'. With --memory, the facts remembered about you go with each
     message, and new ones you state are remembered ('openfabric memory list' shows them).
+    With --tools, the model may call the tools of the MCP servers named ('openfabric mcp
+    servers' lists them), or of every enabled one with 'all'; each call and its result are
+    noted on stderr as they happen.
     """
     if session_id is not None and new_session:
         raise click.UsageError("give either --session or --new-session, not both")
     g = globals_of(ctx)
-    ask = BrainAsk(use_brain, brain_k, brain_path, brain_node, use_memory)
+    ask = BrainAsk(use_brain, brain_k, brain_path, brain_node, use_memory, tool_servers(tools))
     if prompt is None:
         _repl(g, model, session_id, ask)
         return
@@ -196,7 +244,12 @@ def chat(
         if sid is None:
             messages = [{"role": "user", "content": prompt}]
             stream = client.chat(
-                model, messages, use_brain=ask.on, brain=brain, use_memory=ask.memory
+                model,
+                messages,
+                use_brain=ask.on,
+                brain=brain,
+                use_memory=ask.memory,
+                mcp_servers=ask.tools,
             )
         else:
             stream = client.chat(
@@ -206,6 +259,7 @@ def chat(
                 use_brain=ask.on,
                 brain=brain,
                 use_memory=ask.memory,
+                mcp_servers=ask.tools,
             )
         return await answer(g, client, stream)
 
@@ -267,6 +321,7 @@ def _repl(g: Globals, model: str, session_id: str | None, ask: BrainAsk) -> None
                 use_brain=ask.on,
                 brain=brain,
                 use_memory=ask.memory,
+                mcp_servers=ask.tools,
             )
             return answer(g, client, stream)
 

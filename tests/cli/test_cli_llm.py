@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ MODEL = "qwen2.5:0.5b"
 DOOMED = "llama3.1:8b"  # removed by the rm test
 PULLED = "llama3.2:3b"  # in the fake registry, not on the node at first
 REPLY = "the quick brown fox jumps"
+REPO = Path(__file__).resolve().parents[2]
+TOOLS = "add, echo, lookup"  # tests/llm/mcp_tool_server.py's, as the model is told them
 
 
 @pytest.fixture(scope="module")
@@ -165,6 +168,67 @@ def test_chat_in_an_unknown_session_fails(agent: AgentProcess) -> None:
     both = invoke_agent(agent, "llm", "chat", MODEL, "--session", "s1", "--new-session")
     assert both.exit_code == 2
     assert "either --session or --new-session" in both.stderr
+
+
+@pytest.fixture(scope="module")
+def calc(agent: AgentProcess) -> str:
+    """A real MCP server (the SDK's, over stdio) on the agent; its name."""
+    server = {
+        "name": "calc",
+        "transport": {
+            "type": "stdio",
+            "command": sys.executable,
+            "args": ["-m", "tests.llm.mcp_tool_server"],
+            "cwd": str(REPO),
+        },
+    }
+    added = call(agent, "POST", "/api/mcp/servers", json=server)
+    assert added.status_code == 201, added.text
+    return "calc"
+
+
+def test_chat_with_tools_notes_each_call_and_result(
+    agent: AgentProcess, ollama: FakeOllamaProcess, calc: str
+) -> None:
+    ollama.script_tool_calls(
+        [{"name": "add", "arguments": {"a": 2, "b": 3}}, {"name": "nope", "arguments": {}}]
+    )
+    result = invoke_agent(agent, "llm", "chat", MODEL, "-p", "2 + 3?", "--tools", calc)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == REPLY + "\n"
+    lines = result.stderr.splitlines()
+    assert lines[:4] == [
+        '→ calc.add {"a": 2, "b": 3}',
+        "→ ?.nope {}",
+        "← calc.add: 5",
+        f"← ?.nope failed: error: there is no tool named 'nope'; the tools are: {TOOLS}",
+    ]
+    assert lines[4].startswith(f"[{node_name(agent)}] ")
+    last = ollama.stats()["last_chat"]
+    assert [m["role"] for m in last["messages"]] == ["user", "assistant", "tool", "tool"]
+
+
+def test_chat_with_all_tools_in_json(
+    agent: AgentProcess, ollama: FakeOllamaProcess, calc: str
+) -> None:
+    ollama.script_tool_calls([{"name": "lookup", "arguments": {"key": "capital:fr"}}])
+    args = ("llm", "chat", MODEL, "-p", "capital?", "--tools", "all", "--format", "json", "-q")
+    result = invoke_agent(agent, *args)
+    assert result.exit_code == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert [(t["server"], t["tool"], t["is_error"]) for t in body["tools"]] == [
+        (calc, "lookup", False)
+    ]
+    assert result.stderr == ""
+
+
+def test_chat_with_tools_of_an_unknown_server_fails(agent: AgentProcess) -> None:
+    result = invoke_agent(agent, "llm", "chat", MODEL, "-p", "hi", "--tools", "calc,missing")
+    assert result.exit_code == 1
+    assert result.stderr.endswith("(MCP_SERVER_NOT_FOUND)\n")
+    empty = invoke_agent(agent, "llm", "chat", MODEL, "-p", "hi", "--tools", " , ")
+    assert empty.exit_code == 2
+    assert "name at least one MCP server" in empty.stderr
 
 
 def test_a_prompt_kept_in_a_new_session_can_be_continued(agent: AgentProcess) -> None:

@@ -118,6 +118,7 @@ async def test_chat_once_asks_for_one_answer() -> None:
         "message": {"role": "assistant", "content": "hello"},
         "sources": [],
         "facts": [],
+        "tools": [],
     }
     recorder = answering(answer)
     async with recorder.client() as client:
@@ -132,6 +133,57 @@ async def test_chat_once_asks_for_one_answer() -> None:
         "session_id": "s1",
         "message": "hi",
     }
+
+
+CALL = {
+    "id": "call_1_1",
+    "round": 1,
+    "server": "calc",
+    "tool": "add",
+    "arguments": {"a": 2, "b": 3},
+    "node_id": NODE,
+}
+RESULT = {k: CALL[k] for k in ("id", "round", "server", "tool")} | {
+    "is_error": False,
+    "text": "5",
+    "duration_ms": 1.5,
+}
+USED = {"server": "calc", "tool": "add", "is_error": False, "duration_ms": 1.5}
+
+
+async def test_chat_with_tools_yields_the_calls_and_their_results() -> None:
+    done = {**DONE, "tools": [USED]}
+    recorder = streaming(
+        ("start", {"session_id": None, "node_id": NODE, "inference_id": "i1", "model": "m"}),
+        ("tool_call", CALL),
+        ("tool_result", RESULT),
+        ("token", {"content": "5"}),
+        ("done", done),
+    )
+    async with recorder.client() as client:
+        events = [e async for e in client.chat("m", [{"role": "user", "content": "2+3?"}],
+                                               mcp_servers=("calc", "time"))]  # fmt: skip
+    assert recorder.body["mcp_servers"] == ["calc", "time"]
+    assert [e.kind for e in events] == ["start", "tool_call", "tool_result", "token", "done"]
+    assert (events[1].data, events[2].data) == (CALL, RESULT)
+    assert events[-1].data["tools"] == [USED]
+
+
+async def test_chat_once_with_all_servers() -> None:
+    stats = {k: v for k, v in DONE.items() if k != "content"}
+    answer = {**stats, "message": {"role": "assistant", "content": "5"}, "tools": [USED]}
+    recorder = answering(answer)
+    async with recorder.client() as client:
+        got = await client.chat_once("m", [{"role": "user", "content": "2+3?"}], mcp_servers="all")
+    assert recorder.body["mcp_servers"] == "all"
+    assert [(t.server, t.tool, t.is_error) for t in got.tools] == [("calc", "add", False)]
+
+
+async def test_no_tools_asked_sends_no_mcp_servers() -> None:
+    recorder = streaming(("done", DONE))
+    async with recorder.client() as client:
+        [e async for e in client.chat("m", [{"role": "user", "content": "hi"}])]
+    assert "mcp_servers" not in recorder.body
 
 
 async def test_no_agent_is_agent_unavailable() -> None:
@@ -155,7 +207,7 @@ async def test_session_calls() -> None:
         "content": "foxes are quick",
         "created_at": 1700000100.0,
         "stats": {**{k: v for k, v in DONE.items() if k not in ("content", "session_id")},
-                  "partial": False, "sources": [], "facts": []},
+                  "partial": False, "sources": [], "facts": [], "tools": []},
     }  # fmt: skip
     detail = {**SESSION, "messages": [message]}
     listed = {"sessions": [SESSION], "count": 1}

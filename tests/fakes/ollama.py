@@ -37,14 +37,14 @@ from typing import Any
 import httpx
 import uvicorn
 
-from tests.fakes.ollama_app import FakeOllama, ReplyFn
+from tests.fakes.ollama_app import FakeOllama, ReplyFn, ToolPlanner
 from tests.fakes.ollama_models import CATALOG, ModelSpec, catalog_model, make_model
 from tests.fakes.ollama_proto import Failure, Loaded, Recorded
 
 __all__ = [
     "CATALOG", "Failure", "FakeOllama", "FakeOllamaProcess", "FakeOllamaServer", "Loaded",
-    "ModelSpec", "Recorded", "ReplyFn", "catalog_model", "fake_ollama_process", "make_model",
-    "serve_fake_ollama",
+    "ModelSpec", "Recorded", "ReplyFn", "ToolPlanner", "catalog_model", "fake_ollama_process",
+    "make_model", "serve_fake_ollama",
 ]  # fmt: skip
 
 REPO = Path(__file__).resolve().parents[2]
@@ -254,6 +254,10 @@ class FakeOllamaProcess:
 
     def configure(self, **values: Any) -> dict[str, Any]:
         return self.control("config", values)
+
+    def script_tool_calls(self, *rounds: list[dict[str, Any]]) -> None:
+        """Queue rounds of tool calls for the chats that offer tools (replaces the queue)."""
+        self.configure(tool_rounds=list(rounds))
 
 
 @contextmanager

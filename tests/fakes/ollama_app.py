@@ -20,6 +20,9 @@ from tests.fakes.ollama_proto import NDJSON, Failure, Loaded, Recorded, ndjson, 
 from tests.fakes.ollama_routes import api_routes, control_routes
 
 ReplyFn = Callable[[str], str]
+# A chat request's body -> the tool calls to answer it with ({"name", "arguments"}), or None
+# to answer in text.
+ToolPlanner = Callable[[dict[str, Any]], list[dict[str, Any]] | None]
 Event = dict[str, Any] | Callable[[], dict[str, Any]]
 ModelLike = str | ModelSpec | dict[str, Any]
 STATE_KEYS = (
@@ -38,6 +41,11 @@ class FakeOllama:
     gate / pull_gate: asyncio.Event; while unset, generations hold after `gate_after` chunks
         (pulls after their first progress line). `holding` is set while one waits there.
     vram_bytes: None = every loaded model fits in VRAM; else size_vram = min(size, vram_bytes).
+    tool_rounds / tool_planner: tool calling. A chat that offers `tools` (to a model with the
+        "tools" capability; others answer 400 as Ollama does) is answered with the next
+        queued round of calls (`script_tool_calls`), or with what `tool_planner(body)` returns
+        when set; None or an empty queue answers in text as usual. Calls are {"name",
+        "arguments"}; they go out as Ollama's `message.tool_calls`.
     """
 
     def __init__(
@@ -76,6 +84,8 @@ class FakeOllama:
         self.requests: list[Recorded] = []
         self.failures: list[Failure] = []
         self.loaded: dict[str, Loaded] = {}
+        self.tool_rounds: list[list[dict[str, Any]]] = []
+        self.tool_planner: ToolPlanner | None = None
         self.on_change: Callable[[], None] | None = None  # after pull/delete (persistence)
         for name in loaded:
             self.load(name)
@@ -119,6 +129,10 @@ class FakeOllama:
         if failure is not None:
             self.failures.remove(failure)
         return failure
+
+    def script_tool_calls(self, *rounds: list[dict[str, Any]]) -> None:
+        """Queue rounds of tool calls, each a list of {"name": ..., "arguments": {...}}."""
+        self.tool_rounds.extend(rounds)
 
     def hold(self) -> asyncio.Event:
         """Hold generations at the gate (see `gate_after`) until `release()`."""
@@ -189,6 +203,18 @@ class FakeOllama:
         if self.reply is not None:
             return self.reply(text)
         return self.reply_prefix + (self.reply_text if self.reply_text is not None else text)
+
+    def tool_calls_for(self, body: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """The `tool_calls` to answer a chat that offers tools with (None: answer in text)."""
+        if self.tool_planner is not None:
+            calls = self.tool_planner(body)
+        else:
+            calls = self.tool_rounds.pop(0) if self.tool_rounds else None
+        if not calls:
+            return None
+        return [
+            {"function": {"name": c["name"], "arguments": c.get("arguments") or {}}} for c in calls
+        ]
 
     def install(self, spec: ModelSpec) -> dict[str, Any]:
         """The end of a successful pull: the model is now local."""

@@ -144,6 +144,9 @@ class _Api:
 
     async def chat(self, body: Body, failure: Failure | None) -> Response:
         messages = body.get("messages") or []
+        tools = body.get("tools")
+        if tools is not None and not _valid_tools(tools):
+            return _error("json: cannot unmarshal tools", 400)
         last_user = next((m for m in reversed(messages) if m.get("role") == "user"), {})
         prompt = " ".join(str(m.get("content") or "") for m in messages)
         text = str(last_user.get("content") or "")
@@ -167,6 +170,8 @@ class _Api:
             return _not_pulled(name)
         if "completion" not in spec.capabilities:
             return _error(f'"{name}" does not support {kind}', 400)
+        if body.get("tools") and "tools" not in spec.capabilities:
+            return _error(f'"{name}" does not support tools', 400)
         try:
             keep_alive = parse_keep_alive(body.get("keep_alive"), fake.keep_alive_s)
         except ValueError as exc:
@@ -187,13 +192,14 @@ class _Api:
             head = {"model": name, "created_at": rfc3339(), field: piece("")}
             return JSONResponse({**head, "done_reason": reason, "done": True})
         fake.load(spec.name, keep_alive_s=keep_alive, num_ctx=int(options.get("num_ctx", 4096)))
-        tokens = split_tokens(fake.reply_for(text))
+        calls = fake.tool_calls_for(body) if kind == "chat" and body.get("tools") else None
+        tokens = [] if calls else split_tokens(fake.reply_for(text))
         reason, limit = "stop", int(options.get("num_predict", -1))
         if 0 <= limit < len(tokens):
             tokens, reason = tokens[:limit], "length"
         stats = generation_stats(
             count_tokens(prompt) + 10,
-            len(tokens),
+            len(tokens) or count_tokens(json.dumps(calls)),
             cold=cold,
             ns_per_token=int(fake.token_delay_s * 1e9) or 20_000_000,
         )
@@ -209,8 +215,13 @@ class _Api:
             return {**chunk("", True), "done_reason": reason, **context, **stats}
 
         events: list[Event] = [partial(chunk, t) for t in tokens]
-        stream = fake.paced([*events, final], failure, fake.token_delay_s, "gate", None)
         whole = piece("".join(tokens))
+        if calls:
+            # Ollama sends a model's tool calls whole, in one message before the final one.
+            asked = {"role": "assistant", "content": "", "tool_calls": calls}
+            events = [lambda: {**chunk(""), "message": asked}]
+            whole = asked
+        stream = fake.paced([*events, final], failure, fake.token_delay_s, "gate", None)
         return await fake.respond(body, stream, lambda last: {**last, field: whole})
 
     async def embed(self, body: Body, _: Failure | None) -> Response:
@@ -231,6 +242,18 @@ class _Api:
                 **{k: stats[k] for k in keep},
             }
         )
+
+
+def _valid_tools(tools: Any) -> bool:
+    """Ollama's shape: a list of {"type": "function", "function": {"name": ..., ...}}."""
+    if not isinstance(tools, list):
+        return False
+    return all(
+        isinstance(t, dict)
+        and isinstance(t.get("function"), dict)
+        and isinstance(t["function"].get("name"), str)
+        for t in tools
+    )
 
 
 def control_routes(fake: FakeOllama) -> list[Route]:
@@ -257,7 +280,8 @@ def control_routes(fake: FakeOllama) -> list[Route]:
     async def config(request: Request) -> Response:
         body = await request.json()
         for key, value in body.items():
-            if key not in {"version", "reply_prefix", "reply_text", "token_delay_s", "vram_bytes"}:
+            settable = {"version", "reply_prefix", "reply_text", "token_delay_s", "vram_bytes"}
+            if key not in {*settable, "tool_rounds"}:
                 return _error(f"cannot set {key!r}", 400)
             setattr(fake, key, value)
         return JSONResponse(fake.stats())

@@ -218,8 +218,17 @@ async def test_openai_package_against_v1(llm_agent) -> None:
                 "messages": [{"role": "user", "content": "x"}],
                 "mcp_servers": ["github"],
             },
+            404,
+            "MCP_SERVER_NOT_FOUND",
+        ),
+        (
+            {
+                "model": MODEL,
+                "messages": [{"role": "user", "content": "x"}],
+                "mcp_servers": ["Not A Name"],
+            },
             400,
-            "FEATURE_UNAVAILABLE",
+            "VALIDATION_ERROR",
         ),
         (
             {"model": "missing:1b", "messages": [{"role": "user", "content": "x"}]},

@@ -23,6 +23,7 @@ from agent.llm.models_streams import (
     PullProgress,
     StreamError,
     TokenEvent,
+    ToolCallsEvent,
 )
 from agent.llm.pull import _remote_step
 from tests.fakes.ollama import FakeOllama, serve_fake_ollama
@@ -218,6 +219,21 @@ def test_a_members_pull_steps_are_parsed_never_trusted(line: str, kind: type) ->
         ('{"type": "poem"}', ErrorEvent),
         ('{"content": "no type"}', ErrorEvent),
         ("", ErrorEvent),
+        (
+            '{"type": "tool_calls", "calls": [{"name": "add", "arguments": {"a": 1}}]}',
+            ToolCallsEvent,
+        ),
+        ('{"type": "tool_calls", "calls": [{"name": "add", "arguments": "a=1"}]}', ErrorEvent),
+        (
+            '{"type": "tool_calls", "calls": [{"name": "' + "n" * 300 + '", "arguments": {}}]}',
+            ErrorEvent,
+        ),
+        (
+            '{"type": "tool_calls", "calls": ['
+            + ",".join(['{"name": "a", "arguments": {}}'] * 65)
+            + "]}",
+            ErrorEvent,
+        ),
     ],
 )
 def test_a_members_generation_events_are_parsed_never_trusted(line: str, kind: type) -> None:

@@ -5,6 +5,7 @@ import { h, setText } from "../core/dom.js";
 import { time } from "../core/format.js";
 import { num } from "../core/store.js";
 import { citations } from "./chat-sources.js";
+import { storedTools } from "./chat-tools.js";
 import { nodeName } from "./models-words.js";
 
 const WHO = { user: "You", assistant: "Assistant", system: "System", tool: "Tool" };
@@ -42,6 +43,8 @@ export function storedMessage(message) {
   const { el, metaEl } = bubble(message.role, { text: message.content, meta, at: message.created_at });
   const cited = citations(message.stats?.sources);
   if (cited) metaEl.before(cited);
+  const used = storedTools(message.stats?.tools);
+  if (used) el.querySelector(".msg-text").before(used);
   return el;
 }
 

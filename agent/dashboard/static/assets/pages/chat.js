@@ -1,6 +1,7 @@
 // The Chat tab: sessions on the side, the selected session's conversation, and a composer.
 // A message goes to POST /api/llm/chat with the session's id; the answer streams in as SSE
-// (`start` names the node, `token` pieces, then `done` with the stats, or `error`), and the
+// (`start` names the node, `tool_call`/`tool_result` when it lets the model call the chosen
+// tools, `token` pieces, then `done` with the stats, or `error`), and the
 // agent stores it in the session however the stream ends. Stop aborts the request.
 
 import { api, coalesced, postStream } from "../core/api.js";
@@ -10,6 +11,7 @@ import { button, confirmDialog, empty, errorBox, field, toast } from "../core/ui
 import { sessionsSidebar } from "./chat-sessions.js";
 import { memoryToggle } from "./chat-memory.js";
 import { documentsToggle } from "./chat-sources.js";
+import { toolCalls, toolsSelector } from "./chat-tools.js";
 import { liveAnswer, storedMessage, userMessage } from "./chat-thread.js";
 import { nodeName } from "./models-words.js";
 
@@ -123,12 +125,13 @@ export async function mountChat(root, ctx, sessionId, { forget }) {
   stop.hidden = true;
   const documents = documentsToggle();
   const memory = memoryToggle();
+  const tools = toolsSelector(ctx);
   const composer = h(
     "form",
     { className: "chat-compose", "aria-label": "Send a message", onsubmit: (e) => submit(e) },
     field("Model", picker),
     field("Message", text),
-    h("div", { className: "actions" }, h("span", { className: "chat-toggles" }, documents, memory), send, stop),
+    h("div", { className: "actions" }, h("span", { className: "chat-toggles" }, documents, memory, tools), send, stop),
   );
   main.append(head, thread, composer);
   let controller = null;
@@ -229,12 +232,19 @@ export async function mountChat(root, ctx, sessionId, { forget }) {
       if (documents.checked()) body.use_brain = true;
       // The closest remembered facts go into the prompt; new facts are stored after.
       if (memory.checked()) body.use_memory = true;
+      // The model may call these servers' tools; the agent runs the calls and streams them.
+      const servers = tools.value();
+      if (servers) body.mcp_servers = servers;
+      const calls = toolCalls(answer.el);
       for await (const ev of postStream("/api/llm/chat", body, { signal: mine.signal })) {
         const data = ev.data ?? {};
         if (ev.event === "start") answer.start(data.node_id);
         else if (ev.event === "token") answer.append(String(data.content ?? ""));
+        else if (ev.event === "tool_call") calls.call(data);
+        else if (ev.event === "tool_result") calls.result(data);
         else if (ev.event === "done") {
           ended = true;
+          calls.done(data.tools);
           answer.done(data);
         } else if (ev.event === "error") {
           ended = true;

@@ -212,6 +212,10 @@ class Settings:
         minimum=0.1,
         maximum=3600,
     )
+    mcp_share_tools: bool = setting(
+        True,
+        "Let other members list and call the tools of this node's MCP servers (on/off).",
+    )
     mcp_tool_rounds: int = setting(
         8,
         "Rounds of tool calls a chat with `mcp_servers` may make before the model must answer.",

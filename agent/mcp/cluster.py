@@ -52,6 +52,9 @@ class ClusterToolbox:
         self.service = service
         self.cluster = cluster
         self.peers = peers
+        # Which member hosts each remote server, from the last cluster-wide listing: a chat
+        # lists the tools and then calls them, and a call need not ask every member again.
+        self._hosts: dict[str, str] = {}
 
     @property
     def _wait(self) -> float:
@@ -88,6 +91,7 @@ class ClusterToolbox:
                 if member.online and not member.is_self and member.node_id != self.local.node_id:
                     group.start_soon(theirs, member)
         tools.sort(key=lambda t: (t.server, t.node_id, t.name))
+        self._hosts = {t.server: t.node_id for t in _one_host_per_server(tools, self.local.node_id)}
         return tools, sorted(unreachable), disabled
 
     async def tools(self, servers: list[str] | Literal["all"]) -> list[ToolSpec]:
@@ -136,19 +140,18 @@ class ClusterToolbox:
                 self.local.node_id,
                 outcome.duration_ms,
             )
-        found, _, _ = await self.everywhere()
-        host = next(
-            (
-                t.node_id
-                for t in _one_host_per_server(found, self.local.node_id)
-                if t.server == server
-            ),
-            None,
-        )
-        member = self.cluster.member(host) if host else None
+        member = self._host_of(server)
+        if member is None:
+            await self.everywhere()
+            member = self._host_of(server)
         if member is None:
             return ToolOutcome(f"no member has an MCP server {server!r}", True, None, "", 0.0)
         return await self._ask_call(member, server, tool, arguments, timeout)
+
+    def _host_of(self, server: str) -> MemberView | None:
+        host = self._hosts.get(server)
+        member = self.cluster.member(host) if host else None
+        return member if member is not None and member.online and not member.is_self else None
 
     async def _ask_tools(self, member: MemberView) -> tuple[list[McpTool], set[str]]:
         answer = await self._ask(member, "GET", PEER_TOOLS, None, self._wait, PeerToolsAnswer)

@@ -13,13 +13,22 @@ import psutil
 import pytest
 
 from agent.peer.identity import load_or_create_identity
-from tests.harness import AgentProcess, agent_processes, call, form_cluster, signed_peer_post
+from tests.harness import (
+    AgentProcess,
+    agent_process,
+    agent_processes,
+    call,
+    form_cluster,
+    join,
+    online_count,
+    signed_peer_post,
+    wait_until,
+)
 from tests.mcp.kit import fake_server
 from tests.mcp.test_stdio import group_alive
 
-WIRED = "agent.mcp" in (Path(__file__).parents[2] / "agent" / "app.py").read_text()
-pytestmark = pytest.mark.skipif(not WIRED, reason="the agent does not create mcp yet")
 SECRET = "peer-secret-4471"
+SHY = {"transport": fake_server()}
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +73,31 @@ def test_the_peer_call_path(pair: list[AgentProcess]) -> None:
     assert "invalid arguments" in refused.json()["text"]
     hostile = signed_peer_post(host, sender, "/peer/mcp/call", b'{"server": "../x", "tool": 1}')
     assert hostile.status_code == 400
+
+
+def test_a_member_that_does_not_share_its_tools(pair: list[AgentProcess], tmp_path: Path) -> None:
+    asker = pair[1]
+    with agent_process(tmp_path / "closed", "--mcp-share-tools", "off") as closed:
+        closed_id = closed.info["node_id"]
+        try:
+            assert join(closed, asker).status_code == 200
+            wait_until(lambda: online_count(asker) == 3, 30, "the closed member online")
+            made = call(closed, "POST", "/api/mcp/servers", json={"name": "shy", **SHY})
+            assert made.status_code == 201, made.text
+            listed = call(asker, "GET", "/api/mcp/servers/tools/all", timeout=60).json()
+            assert closed_id not in {t["node_id"] for t in listed["tools"]}
+            assert listed["unreachable"] == []
+            sender = load_or_create_identity(asker.home)
+            ask = {"server": "shy", "tool": "add", "arguments": {"a": 1, "b": 2}}
+            refused = signed_peer_post(closed, sender, "/peer/mcp/call", json.dumps(ask).encode())
+            assert refused.status_code == 403
+            assert refused.json()["error_code"] == "MCP_TOOLS_NOT_SHARED"
+            # Its own API still serves them.
+            body = {"tool": "add", "arguments": {"a": 1, "b": 2}}
+            tried = call(closed, "POST", "/api/mcp/servers/shy/test", json=body, timeout=60)
+            assert tried.json()["result"]["text"] == "3", tried.text
+        finally:
+            call(asker, "DELETE", f"/api/nodes/{closed_id}")
 
 
 def test_shutdown_leaves_no_process_and_no_secret_in_logs(pair: list[AgentProcess]) -> None:

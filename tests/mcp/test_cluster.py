@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 import pytest
 
 from agent.peer.identity import load_or_create_identity
+from tests.fakes.ollama import FakeOllama, FakeOllamaProcess, fake_ollama_process
 from tests.harness import (
     AgentProcess,
     agent_process,
@@ -28,18 +30,37 @@ from tests.mcp.kit import fake_server
 from tests.mcp.test_stdio import group_alive
 
 SECRET = "peer-secret-4471"
+MODEL = "qwen2.5:0.5b"
+REPLY = "Forty-two."
 SHY = {"transport": fake_server()}
 
 
+@dataclass
+class Pair:
+    host: AgentProcess
+    asker: AgentProcess
+    ollama: FakeOllamaProcess
+
+    def __iter__(self) -> Iterator[AgentProcess]:
+        return iter((self.host, self.asker))
+
+    def __getitem__(self, index: int) -> AgentProcess:
+        return (self.host, self.asker)[index]
+
+
 @pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[AgentProcess]]:
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
     base = tmp_path_factory.mktemp("mcp-cluster")
-    with agent_processes([base / "a", base / "b"]) as agents:
+    fake = FakeOllama(models=[MODEL], reply_text=REPLY)
+    with (
+        fake_ollama_process(base / "ollama.json", fake) as ollama,
+        agent_processes([base / "a", base / "b"], "--ollama-url", ollama.url) as agents,
+    ):
         form_cluster(agents)
-        yield agents
+        yield Pair(agents[0], agents[1], ollama)
 
 
-def test_a_tool_on_another_member(pair: list[AgentProcess]) -> None:
+def test_a_tool_on_another_member(pair: Pair) -> None:
     host, asker = pair
     created = call(
         host,
@@ -58,7 +79,7 @@ def test_a_tool_on_another_member(pair: list[AgentProcess]) -> None:
     assert SECRET not in listed.text
 
 
-def test_the_peer_call_path(pair: list[AgentProcess]) -> None:
+def test_the_peer_call_path(pair: Pair) -> None:
     host, asker = pair
     # The asker's own key signs, as its Toolbox does when the chat calls a remote tool.
     sender = load_or_create_identity(asker.home)
@@ -75,7 +96,31 @@ def test_the_peer_call_path(pair: list[AgentProcess]) -> None:
     assert hostile.status_code == 400
 
 
-def test_a_member_that_does_not_share_its_tools(pair: list[AgentProcess], tmp_path: Path) -> None:
+def test_a_chat_calls_a_tool_hosted_on_another_member(pair: Pair) -> None:
+    """The asker's chat offers the host's tool to the model and runs the model's call on the
+    host, through the Toolbox's peer path."""
+    pair.ollama.script_tool_calls([{"name": "add", "arguments": {"a": 40, "b": 2}}])
+    body = {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": "What is 40 + 2?"}],
+        "mcp_servers": ["far"],
+        "stream": False,
+    }
+    wait_until(
+        lambda: call(pair.asker, "GET", "/api/llm/status").json()["models"], 30, "the models"
+    )
+    answer = call(pair.asker, "POST", "/api/llm/chat", json=body, timeout=60)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["message"]["content"] == REPLY
+    used = answer.json()["tools"]
+    assert [(t["server"], t["tool"], t["is_error"]) for t in used] == [("far", "add", False)]
+    # What the model was told: the tool's result, as computed on the host.
+    last_chat = pair.ollama.stats()["last_chat"]
+    fed_back = [m for m in last_chat["messages"] if m["role"] == "tool"]
+    assert [m["content"] for m in fed_back] == ["42"]
+
+
+def test_a_member_that_does_not_share_its_tools(pair: Pair, tmp_path: Path) -> None:
     asker = pair[1]
     with agent_process(tmp_path / "closed", "--mcp-share-tools", "off") as closed:
         closed_id = closed.info["node_id"]
@@ -100,7 +145,7 @@ def test_a_member_that_does_not_share_its_tools(pair: list[AgentProcess], tmp_pa
             call(asker, "DELETE", f"/api/nodes/{closed_id}")
 
 
-def test_shutdown_leaves_no_process_and_no_secret_in_logs(pair: list[AgentProcess]) -> None:
+def test_shutdown_leaves_no_process_and_no_secret_in_logs(pair: Pair) -> None:
     host = pair[0]
     call(
         host,

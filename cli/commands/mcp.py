@@ -85,20 +85,17 @@ def servers(ctx: click.Context) -> None:
 # --- add ---------------------------------------------------------------------------------
 
 ADD_HELP = """Configure a server on this node: a process over stdio (--command), a streamable
-HTTP endpoint (--url), or a builtin (--builtin; see `openfabric mcp builtins`).
+HTTP endpoint (--endpoint), or a builtin (--builtin; see `openfabric mcp builtins`).
 
 \b
   openfabric mcp add --builtin time
   openfabric mcp add --builtin git --option repository=/src/app
   openfabric mcp add notes --command python3 --arg -m --arg notes_server
-  openfabric mcp add search --url http://127.0.0.1:9000/mcp --credential API_TOKEN=-
+  openfabric mcp add search --endpoint http://127.0.0.1:9000/mcp --credential API_TOKEN=-
 
 Credentials go to the server as env vars (stdio) or headers (http) and are never shown
 again. `--credential NAME=-` reads the value without echo (from the terminal, or one line of
 stdin), so the secret does not sit in the shell's history.
-
-Here --url is the server's endpoint: give the agent's URL before the command
-(`openfabric --url AGENT mcp add ...`) or in OPENFABRIC_URL.
 """
 
 
@@ -110,7 +107,7 @@ Here --url is the server's endpoint: give the agent's URL before the command
     "--env", multiple=True, metavar="K=V", callback=_pairs, help="An env var (repeatable)."
 )
 @click.option("--cwd", metavar="DIR", help="Working directory of the process.")
-@click.option("--url", metavar="URL", help="The server's streamable HTTP endpoint.")
+@click.option("--endpoint", "url", metavar="URL", help="The server's streamable HTTP endpoint.")
 @click.option(
     "--header",
     "headers",
@@ -180,20 +177,16 @@ def add(
     g.emit(output.render(server, g.format, lambda s: server_line(s, "added")))
 
 
-# The server's --url takes the place of the global option of that name on this command.
-add.params = [p for p in add.params if not (p.opts == ["--url"] and not p.expose_value)]
-
-
 def _check_transport(
     command: str | None, url: str | None, args: tuple[str, ...], env: dict[str, str],
     cwd: str | None, headers: dict[str, str], description: str,
 ) -> None:  # fmt: skip
     if (command is None) == (url is None):
-        raise click.UsageError("give exactly one of --command (stdio) and --url (http)")
+        raise click.UsageError("give exactly one of --command (stdio) and --endpoint (http)")
     if url is not None and (args or env or cwd):
         raise click.UsageError("--arg, --env and --cwd go with --command")
     if command is not None and headers:
-        raise click.UsageError("--header goes with --url")
+        raise click.UsageError("--header goes with --endpoint")
 
 
 # --- rm, toggle --------------------------------------------------------------------------

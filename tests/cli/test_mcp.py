@@ -181,10 +181,13 @@ def test_a_credential_from_stdin_is_never_shown(agent: AgentProcess) -> None:
     ("args", "message"),
     [
         (["add"], "give the server's NAME"),
-        (["add", "x"], "exactly one of --command (stdio) and --url (http)"),
-        (["add", "x", "--command", "c", "--url", "http://h/mcp"], "exactly one of"),
-        (["add", "x", "--url", "http://h/mcp", "--arg", "a"], "--arg, --env and --cwd go with"),
-        (["add", "x", "--command", "c", "--header", "A=b"], "--header goes with --url"),
+        (["add", "x"], "exactly one of --command (stdio) and --endpoint (http)"),
+        (["add", "x", "--command", "c", "--endpoint", "http://h/mcp"], "exactly one of"),
+        (
+            ["add", "x", "--endpoint", "http://h/mcp", "--arg", "a"],
+            "--arg, --env and --cwd go with",
+        ),
+        (["add", "x", "--command", "c", "--header", "A=b"], "--header goes with --endpoint"),
         (["add", "x", "--command", "c", "--env", "novalue"], "'novalue' is not NAME=VALUE"),
         (["add", "x", "--command", "c", "--option", "a=b"], "--option and --name go with"),
         (["add", "--builtin", "time", "--command", "c"], "--builtin takes only"),

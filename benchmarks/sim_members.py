@@ -47,7 +47,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# Off the path: benchmarks/mcp.py would shadow the SDK that the agent imports.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [str(_HERE.parent), *(p for p in sys.path if Path(p or ".").resolve() != _HERE)]
 from agent import __version__
 from agent.cluster import records
 from agent.cluster.models import NodeBody

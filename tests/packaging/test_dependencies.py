@@ -31,6 +31,7 @@ NOT_IMPORTED = {
     "mypy",
     "types-pyyaml",  # stubs for mypy
     "types-psutil",
+    "types-jsonschema",
     "import-linter",  # lint-imports in make lint
     "schemathesis",  # run as a command by tests/ops/test_fuzz.py
     "setuptools",  # builds the wheel in tests/packaging

@@ -20,7 +20,7 @@ from tests.wire_check import VIOLATIONS, checked
 
 LOCAL_URL = "http://127.0.0.1:4892"
 # Several real agents take seconds to start and join, so every test that uses them is `slow`.
-CLUSTER_FIXTURES = {"trio", "pair"}
+CLUSTER_FIXTURES = {"trio", "calm_trio", "pair"}
 CLUSTER_DIR = Path(__file__).resolve().parent / "e2e"
 
 
@@ -71,6 +71,16 @@ def agent_proc(tmp_path: Path) -> Iterator[AgentProcess]:
 def trio(tmp_path: Path) -> Iterator[list[AgentProcess]]:
     """Three real agents joined into one cluster."""
     with agent_processes([tmp_path / f"node{i}" for i in range(3)]) as agents:
+        form_cluster(agents)
+        yield agents
+
+
+@pytest.fixture(scope="module")
+def calm_trio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[AgentProcess]]:
+    """Three real agents joined into one cluster, shared by a module's tests that leave it as
+    they found it (those that kill or evict members take their own `trio`)."""
+    base = tmp_path_factory.mktemp("calm-trio")
+    with agent_processes([base / f"node{i}" for i in range(3)]) as agents:
         form_cluster(agents)
         yield agents
 

@@ -23,10 +23,10 @@ def state_of(agent: AgentProcess, node_id: str) -> str | None:
     return response.json()["state"] if response.status_code == 200 else None
 
 
-def test_three_nodes_see_each_other(trio: list[AgentProcess]) -> None:
-    ids = {a.info["node_id"] for a in trio}
+def test_three_nodes_see_each_other(calm_trio: list[AgentProcess]) -> None:
+    ids = {a.info["node_id"] for a in calm_trio}
     cluster_ids = set()
-    for agent in trio:
+    for agent in calm_trio:
         assert node_ids(agent) == ids
         status = call(agent, "GET", "/api/status").json()
         assert status["node_count"] == status["online_count"] == 3
@@ -36,14 +36,14 @@ def test_three_nodes_see_each_other(trio: list[AgentProcess]) -> None:
     assert len(cluster_ids) == 1
 
 
-def test_remote_nodes_carry_their_telemetry(trio: list[AgentProcess]) -> None:
-    remote = trio[2].info["node_id"]
+def test_remote_nodes_carry_their_telemetry(calm_trio: list[AgentProcess]) -> None:
+    remote = calm_trio[2].info["node_id"]
     wait_until(
-        lambda: call(trio[0], "GET", f"/api/nodes/{remote}").json()["telemetry"],
+        lambda: call(calm_trio[0], "GET", f"/api/nodes/{remote}").json()["telemetry"],
         10,
         "telemetry from a remote node",
     )
-    node = call(trio[0], "GET", f"/api/nodes/{remote}").json()
+    node = call(calm_trio[0], "GET", f"/api/nodes/{remote}").json()
     assert node["is_self"] is False
     assert node["telemetry"]["node_id"] == remote
     assert node["resources"]["ram_total"] > 0
@@ -116,9 +116,9 @@ def test_left_node_can_join_again_with_a_new_token(trio: list[AgentProcess]) -> 
         wait_until(lambda a=agent: online_count(a) == 3, 15, "the rejoin to reach every node")
 
 
-def test_evicting_yourself_is_refused(trio: list[AgentProcess]) -> None:
-    own_id = trio[0].info["node_id"]
-    response = call(trio[0], "DELETE", f"/api/nodes/{own_id}")
+def test_evicting_yourself_is_refused(calm_trio: list[AgentProcess]) -> None:
+    own_id = calm_trio[0].info["node_id"]
+    response = call(calm_trio[0], "DELETE", f"/api/nodes/{own_id}")
     assert response.status_code == 409
     assert response.json()["error_code"] == "CANNOT_EVICT_SELF"
-    assert online_count(trio[0]) == 3
+    assert online_count(calm_trio[0]) == 3

@@ -1,9 +1,13 @@
-"""Requests on the peer listener: only current members, correctly signed, fresh and unique."""
+"""Requests on the peer listener: only current members, correctly signed, fresh and unique.
+
+One cluster of three serves the whole module; the two tests that change it (an eviction, a
+restart) come last."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -12,9 +16,24 @@ import pytest
 from agent.peer.identity import Identity, load_or_create_identity
 from agent.peer.signing import DIGEST, TIMESTAMP, sign_headers
 from agent.peer.tls import pinned_context
-from tests.harness import AgentProcess, agent_process, call, wait_until
+from tests.harness import (
+    AgentProcess,
+    agent_process,
+    agent_processes,
+    call,
+    form_cluster,
+    wait_until,
+)
 
 BODY = json.dumps({"telemetry": None, "membership": {}}).encode()
+
+
+@pytest.fixture(scope="module")
+def trio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[AgentProcess]]:
+    base = tmp_path_factory.mktemp("peer-auth")
+    with agent_processes([base / f"node{i}" for i in range(3)]) as agents:
+        form_cluster(agents)
+        yield agents
 
 
 def peer_client(target: AgentProcess) -> httpx.Client:
@@ -139,6 +158,11 @@ def test_signature_covers_the_path(trio: list[AgentProcess]) -> None:
         )
 
 
+@pytest.mark.parametrize("path", ["/peer/heartbeat", "/peer/membership"])
+def test_peer_paths_are_not_on_the_local_api(trio: list[AgentProcess], path: str) -> None:
+    assert call(trio[0], "POST", path, json={}).status_code == 404
+
+
 def test_evicted_node_is_refused_everywhere(trio: list[AgentProcess]) -> None:
     evicted = trio[2]
     evicted_identity = identity_of(evicted)
@@ -153,11 +177,6 @@ def test_evicted_node_is_refused_everywhere(trio: list[AgentProcess]) -> None:
             return response.status_code == 403 and response.json()["error_code"] == "NODE_EVICTED"
 
         wait_until(refuses, 10, "the evicted key to be refused")
-
-
-@pytest.mark.parametrize("path", ["/peer/heartbeat", "/peer/membership"])
-def test_peer_paths_are_not_on_the_local_api(trio: list[AgentProcess], path: str) -> None:
-    assert call(trio[0], "POST", path, json={}).status_code == 404
 
 
 def test_restarted_member_keeps_its_key(tmp_path: Path, trio: list[AgentProcess]) -> None:

@@ -10,7 +10,13 @@ from typing import Any
 import httpx
 import psutil
 
-from tests.harness import AgentProcess, agent_process, call, wait_until
+from tests.harness import (
+    AgentProcess,
+    agent_process,
+    call,
+    form_cluster,
+    wait_until,
+)
 
 FINAL = {"succeeded", "failed", "cancelled", "timed_out", "lost"}
 
@@ -35,30 +41,30 @@ def wait_state(
     )
 
 
-def test_task_runs_on_the_preferred_remote_node(trio: list[AgentProcess]) -> None:
-    remote = trio[2].info["node_id"]
+def test_task_runs_on_the_preferred_remote_node(calm_trio: list[AgentProcess]) -> None:
+    remote = calm_trio[2].info["node_id"]
     task = submit(
-        trio[0], command="echo from $(hostname); echo warn >&2; exit 4", preferred_node=remote
+        calm_trio[0], command="echo from $(hostname); echo warn >&2; exit 4", preferred_node=remote
     )
-    done = wait_state(trio[0], task["task_id"], FINAL)
+    done = wait_state(calm_trio[0], task["task_id"], FINAL)
     assert done["node_id"] == remote
     assert done["state"] == "failed"
     assert done["exit_code"] == 4
     assert done["stdout"].startswith("from ")
     assert done["stderr"] == "warn\n"
     # The record lives with the submitter, not the executor.
-    assert call(trio[2], "GET", f"/api/tasks/{task['task_id']}").status_code == 404
+    assert call(calm_trio[2], "GET", f"/api/tasks/{task['task_id']}").status_code == 404
 
 
-def test_remote_output_streams_in_order(trio: list[AgentProcess], tmp_path: Path) -> None:
+def test_remote_output_streams_in_order(calm_trio: list[AgentProcess], tmp_path: Path) -> None:
     flag = tmp_path / "go"
     command = f"echo one; while [ ! -e {flag} ]; do sleep 0.01; done; echo two"
-    task = submit(trio[0], command=command, preferred_node=trio[1].info["node_id"])
+    task = submit(calm_trio[0], command=command, preferred_node=calm_trio[1].info["node_id"])
     seen: list[str] = []
     with httpx.stream(
         "GET",
-        f"{trio[0].url}/api/tasks/{task['task_id']}/logs",
-        headers=trio[0].headers(),
+        f"{calm_trio[0].url}/api/tasks/{task['task_id']}/logs",
+        headers=calm_trio[0].headers(),
         timeout=30,
     ) as response:
         event = None
@@ -74,14 +80,14 @@ def test_remote_output_streams_in_order(trio: list[AgentProcess], tmp_path: Path
     assert "".join(seen) == "one\ntwo\n"
 
 
-def test_remote_cancel_kills_the_command_there(trio: list[AgentProcess]) -> None:
+def test_remote_cancel_kills_the_command_there(calm_trio: list[AgentProcess]) -> None:
     task = submit(
-        trio[0], command="sleep 1000 & sleep 1000", preferred_node=trio[1].info["node_id"]
+        calm_trio[0], command="sleep 1000 & sleep 1000", preferred_node=calm_trio[1].info["node_id"]
     )
-    running = wait_state(trio[0], task["task_id"], {"running"})
+    running = wait_state(calm_trio[0], task["task_id"], {"running"})
     assert psutil.pid_exists(running["pid"])
-    assert call(trio[0], "DELETE", f"/api/tasks/{task['task_id']}").status_code == 200
-    assert wait_state(trio[0], task["task_id"], FINAL)["state"] == "cancelled"
+    assert call(calm_trio[0], "DELETE", f"/api/tasks/{task['task_id']}").status_code == 200
+    assert wait_state(calm_trio[0], task["task_id"], FINAL)["state"] == "cancelled"
     wait_until(lambda: not _group_alive(running["pid"]), 10, "the remote group to be gone")
 
 
@@ -97,9 +103,9 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
-def test_unplaced_tasks_spread_over_the_cluster(trio: list[AgentProcess]) -> None:
-    tasks = [submit(trio[0], command="sleep 1") for _ in range(6)]
-    nodes = {wait_state(trio[0], t["task_id"], FINAL)["node_id"] for t in tasks}
+def test_unplaced_tasks_spread_over_the_cluster(calm_trio: list[AgentProcess]) -> None:
+    tasks = [submit(calm_trio[0], command="sleep 1") for _ in range(6)]
+    nodes = {wait_state(calm_trio[0], t["task_id"], FINAL)["node_id"] for t in tasks}
     assert len(nodes) >= 2
 
 
@@ -164,7 +170,6 @@ def test_queued_tasks_survive_a_restart(tmp_path: Path) -> None:
 
 
 def test_node_that_refuses_remote_commands(tmp_path: Path) -> None:
-    from tests.harness import form_cluster
 
     with (
         agent_process(tmp_path / "open") as open_node,

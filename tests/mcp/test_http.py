@@ -59,6 +59,13 @@ async def test_http_server_and_its_session_delete(node: McpNode, http_server: st
     )
     assert done.status_code == 200, done.text
     assert done.json()["result"]["text"] == "42"
+    # The credential and the plain header both reach the server, as headers.
+    for header, value in (("Authorization", "Bearer hidden-value"), ("X-Team", "a")):
+        echoed = await node.http.post(
+            "/api/mcp/servers/remote/test",
+            json={"tool": "echo_header", "arguments": {"name": header}},
+        )
+        assert echoed.json()["result"]["text"] == value, echoed.text
     before = deletes(http_server)
     off = await node.http.put("/api/mcp/servers/remote/toggle", json={"enabled": False})
     assert off.json()["state"] == "stopped"

@@ -18,7 +18,7 @@ import socket
 import sys
 from typing import Any
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
 server = MCPServer("fake-notes", version="1.2.3")
@@ -34,6 +34,12 @@ def add(a: int, b: int) -> str:
 def echo_env(name: str) -> str:
     """The value of an environment variable of this process."""
     return os.environ.get(name, "<unset>")
+
+
+@server.tool()
+def echo_header(name: str, ctx: Context) -> str:
+    """The value of a header of the HTTP request that carried this call."""
+    return (ctx.headers or {}).get(name.lower(), "<unset>")
 
 
 @server.tool()

@@ -24,6 +24,7 @@ from mcp import Client
 
 from agent.mcp.backoff import Backoff
 from agent.mcp.models import ServerInfo, ServerState, StdioTransport
+from agent.mcp.outcome import ServerUnavailable
 from agent.mcp.reasons import describe
 from agent.mcp.stderr import Redactor, StderrPipe, StderrRing
 from agent.mcp.store import ServerRecord
@@ -35,10 +36,6 @@ log = logging.getLogger("openfabric.mcp")
 CLOSE_TIMEOUT = 10.0
 STDERR_DRAIN_S = 1.0
 GARBAGE_LOG_EVERY = 100
-
-
-class ServerUnavailable(Exception):
-    """The server is not ready and could not be made so; the message is the reason."""
 
 
 @dataclass(slots=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.abc
@@ -31,9 +32,11 @@ from agent.mcp.models import (
     ServerList,
     StdioTransportView,
 )
-from agent.mcp.runtime import ServerRuntime
 from agent.mcp.store import DuplicateServer, ServerRecord, ServerStore
 from agent.settings import Settings
+
+if TYPE_CHECKING:
+    from agent.mcp.runtime import ServerRuntime
 
 
 class McpService:
@@ -94,6 +97,9 @@ class McpService:
             runtime.reap()
 
     def _supervise(self, record: ServerRecord) -> ServerRuntime:
+        # The SDK comes with the first supervisor: an agent with no MCP server never loads it.
+        from agent.mcp.runtime import ServerRuntime
+
         runtime = ServerRuntime(
             record,
             lambda: self.vault.read(record.name),

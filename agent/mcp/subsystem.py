@@ -14,7 +14,7 @@ from agent.core.subsystem import Context
 from agent.mcp.backoff import Backoff
 from agent.mcp.cluster import ClusterToolbox
 from agent.mcp.credentials import CredentialVault
-from agent.mcp.fabric.http import FabricEndpoint
+from agent.mcp.fabric.mount import FabricMount
 from agent.mcp.peer_routes import build_peer_routes
 from agent.mcp.routes import build_routes
 from agent.mcp.service import McpService
@@ -40,7 +40,7 @@ class McpSubsystem:
         )
         self.toolbox = ClusterToolbox(self.service, ctx.cluster, ctx.peers)
         ctx.provide_tools(self.toolbox)
-        self.fabric = FabricEndpoint.from_settings(ctx.settings)
+        self.fabric = FabricMount(ctx.settings, ctx.spawn)
 
     def routes(self) -> list[BaseRoute]:
         return [*build_routes(self.service, self.toolbox), *self.fabric.routes()]
@@ -52,7 +52,6 @@ class McpSubsystem:
         await self.store.migrate()
         await self.service.load()
         self.ctx.spawn("mcp.servers", self.service.run)
-        self.ctx.spawn("mcp.fabric", self.fabric.run)
 
     async def stop(self) -> None:
         # The supervisors were cancelled with the job (each closed its session, shielded);

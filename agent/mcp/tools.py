@@ -6,44 +6,21 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import anyio
-import mcp_types as types
-from mcp import MCPError
 
 from agent.core.errors import ApiError, Conflict, ServiceUnavailable
 from agent.core.toolbox import MAX_TOOLS_PER_REQUEST
 from agent.mcp.events import MCP_TOOL_CALLED, ToolCalled
 from agent.mcp.models import MAX_SCHEMA_BYTES, MAX_TOOL_DESCRIPTION, McpTool
-from agent.mcp.reasons import describe
-from agent.mcp.results import (
-    argument_errors,
-    bounded,
-    content_json,
-    result_text,
-    structured,
-    summarise_errors,
-)
-from agent.mcp.runtime import ServerRuntime, ServerUnavailable
+from agent.mcp.outcome import CallOutcome, ServerUnavailable
 from agent.mcp.service import McpService
 
-Kind = Literal["ok", "error", "unknown_tool", "invalid_arguments", "timeout", "unavailable"]
+if TYPE_CHECKING:
+    import mcp_types as types
 
-
-@dataclass(frozen=True, slots=True)
-class CallOutcome:
-    kind: Kind
-    text: str
-    structured: dict[str, Any] | None = None
-    content: list[dict[str, Any]] = field(default_factory=list)
-    duration_ms: float = 0.0
-    errors: list[dict[str, str]] = field(default_factory=list)
-
-    @property
-    def is_error(self) -> bool:
-        return self.kind != "ok"
+    from agent.mcp.runtime import ServerRuntime
 
 
 class LocalTools:
@@ -113,7 +90,12 @@ class LocalTools:
         disabled server."""
         runtime = self.runtime(server)
         started = time.perf_counter()
-        outcome = await self._call(runtime, tool, arguments, timeout)
+        bound = timeout if timeout is not None else self.service.settings.mcp_call_timeout
+        # The SDK is imported with the first call, not at agent start (a node without MCP
+        # servers never pays for it).
+        from agent.mcp.calling import call_tool
+
+        outcome = await call_tool(runtime, tool, arguments, bound)
         duration = (time.perf_counter() - started) * 1000
         outcome = CallOutcome(
             outcome.kind,
@@ -135,37 +117,3 @@ class LocalTools:
             ),
         )
         return outcome
-
-    async def _call(
-        self, runtime: ServerRuntime, tool: str, arguments: dict[str, Any], timeout: float | None
-    ) -> CallOutcome:
-        try:
-            client = await runtime.ready()
-        except ServerUnavailable as exc:
-            return CallOutcome("unavailable", f"the server is not running: {exc}")
-        spec = next((t for t in runtime.tools if t.name == tool), None)
-        if spec is None:
-            return CallOutcome("unknown_tool", f"no tool {tool[:128]!r} on {runtime.record.name}")
-        errors = argument_errors(spec.input_schema, arguments)
-        if errors:
-            return CallOutcome("invalid_arguments", summarise_errors(errors), errors=errors)
-        bound = timeout if timeout is not None else self.service.settings.mcp_call_timeout
-        result: types.CallToolResult | None = None
-        try:
-            with anyio.move_on_after(bound):
-                result = await client.call_tool(tool, arguments)
-        except MCPError as exc:
-            if exc.code == types.CONNECTION_CLOSED:
-                runtime.session_lost()
-                return CallOutcome("unavailable", "the server closed the connection")
-            return CallOutcome("error", runtime.redact(bounded(describe(exc))))
-        except Exception as exc:
-            return CallOutcome("error", runtime.redact(describe(exc)))
-        if result is None:
-            return CallOutcome("timeout", f"timed out after {bound:g} s")
-        return CallOutcome(
-            "error" if result.is_error else "ok",
-            result_text(result),
-            structured(result),
-            content_json(result),
-        )

@@ -93,6 +93,7 @@ class FabricEndpoint:
         self.base_url = base_url
         self._pool = httpx.AsyncHTTPTransport()
         self._running = False
+        self.started = anyio.Event()
         server = build_server(self._open_client)
         # Host and Origin are the API middleware's to check (it knows the bound port).
         server.streamable_http_app(
@@ -121,6 +122,7 @@ class FabricEndpoint:
         try:
             async with self.sessions.run():
                 self._running = True
+                self.started.set()
                 await anyio.sleep_forever()
         finally:
             self._running = False

@@ -5,7 +5,6 @@ from __future__ import annotations
 import anyio
 import click
 
-from agent.mcp.fabric.server import serve_stdio
 from cli.runtime import EXIT_INTERRUPTED, global_options, globals_of, locate
 
 
@@ -20,6 +19,10 @@ def serve(ctx: click.Context) -> None:
     command (--url, $OPENFABRIC_URL, agent.json; the token from $OPENFABRIC_TOKEN or
     local.token), and ends when the client closes stdin.
     """
+    # The SDK loads only for this command: every other command (`serve` included) starts
+    # without it.
+    from agent.mcp.fabric.server import serve_stdio
+
     g = globals_of(ctx)
     g.configure_logging()
     url, token = locate(g)

@@ -29,3 +29,15 @@ def test_building_the_agent_loads_no_mcp_sdk(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == ""
+
+
+def test_the_cli_loads_no_mcp_sdk_until_mcp_serve() -> None:
+    probe = (
+        "import sys, cli.main; "
+        "print(','.join(m for m in sys.modules if m.split('.')[0] in ('mcp', 'mcp_types')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""

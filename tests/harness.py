@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import inspect
 import json
 import os
 import signal
@@ -46,9 +47,12 @@ def wait_until(condition: Callable[[], Any], timeout: float, message: str) -> An
 
 
 async def async_wait_until(condition: Callable[[], Any], within: float, message: str) -> Any:
+    """`condition` may be a coroutine function: its result is awaited."""
     deadline = time.monotonic() + within
     while True:
         result = condition()
+        if inspect.isawaitable(result):
+            result = await result
         if result:
             return result
         if time.monotonic() > deadline:

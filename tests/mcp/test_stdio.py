@@ -160,7 +160,7 @@ async def test_crash_restarts_with_backoff(node: McpNode) -> None:
         state.update(await view())
         return bool(state["state"] == "ready")
 
-    await async_wait_until_async(back, 20)
+    await async_wait_until(back, 20, "the server back after its restart")
     assert state["restarts"] == 1
     assert state["next_restart_at"] is None
     assert not group_alive(first)
@@ -179,18 +179,6 @@ async def test_crash_restarts_with_backoff(node: McpNode) -> None:
         20,
         "the second restart",
     )
-
-
-async def async_wait_until_async(check: object, within: float) -> None:
-    import time
-
-    import anyio
-
-    deadline = time.monotonic() + within
-    while not await check():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met")
-        await anyio.sleep(0.05)
 
 
 async def test_delete_and_disable_leave_no_process(node: McpNode, tmp_path: Path) -> None:

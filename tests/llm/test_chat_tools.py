@@ -4,20 +4,19 @@ SDK's, over stdio) configured through `POST /api/mcp/servers`."""
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import pytest_asyncio
 
 from agent.client import AgentClient
 from tests.fakes.ollama import FakeOllama, serve_fake_ollama
 from tests.harness import live_agent, make_settings
+from tests.llm.chat_stream import sse
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 REPO = Path(__file__).resolve().parents[2]
@@ -62,19 +61,6 @@ def fresh(setup: Any) -> None:
 def ask(**extra: Any) -> dict[str, Any]:
     body = {"model": MODEL, "messages": [{"role": "user", "content": "What is 2 + 3?"}]}
     return {**body, "mcp_servers": ["calc"], **extra}
-
-
-async def sse(client: httpx.AsyncClient, body: dict[str, Any]) -> list[tuple[str, Any]]:
-    events: list[tuple[str, Any]] = []
-    async with client.stream("POST", "/api/llm/chat", json=body) as response:
-        assert response.status_code == 200, await response.aread()
-        kind = ""
-        async for line in response.aiter_lines():
-            if line.startswith("event: "):
-                kind = line[7:]
-            elif line.startswith("data: "):
-                events.append((kind, json.loads(line[6:])))
-    return events
 
 
 def chats(fake: FakeOllama) -> list[dict[str, Any]]:

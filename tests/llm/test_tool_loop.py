@@ -18,6 +18,7 @@ from agent.llm.backend import OllamaBackend
 from agent.llm.peer_routes import build_peer_routes
 from tests.fakes.ollama import FakeOllama, catalog_model, serve_fake_ollama
 from tests.harness import live_agent, make_settings
+from tests.llm.chat_stream import sse
 from tests.llm.mcp_tool_server import server as calc_server
 from tests.llm.sdk_toolbox import SdkToolbox
 
@@ -58,19 +59,6 @@ def fresh(setup: Any) -> None:
     fake.tool_rounds.clear()
     fake.requests.clear()
     toolbox.calls.clear()
-
-
-async def sse(client: httpx.AsyncClient, body: dict[str, Any]) -> list[tuple[str, Any]]:
-    events: list[tuple[str, Any]] = []
-    async with client.stream("POST", "/api/llm/chat", json=body) as response:
-        assert response.status_code == 200, await response.aread()
-        kind = ""
-        async for line in response.aiter_lines():
-            if line.startswith("event: "):
-                kind = line[7:]
-            elif line.startswith("data: "):
-                events.append((kind, json.loads(line[6:])))
-    return events
 
 
 def ask(text: str = "What is 2 + 3?", **extra: Any) -> dict[str, Any]:

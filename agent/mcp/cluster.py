@@ -155,23 +155,7 @@ class ClusterToolbox:
 
     async def _ask_tools(self, member: MemberView) -> tuple[list[McpTool], set[str]]:
         answer = await self._ask(member, "GET", PEER_TOOLS, None, self._wait, PeerToolsAnswer)
-        tools: list[McpTool] = []
-        for tool in answer.tools[:MAX_MEMBER_TOOLS]:
-            if not _NAME.fullmatch(tool.server) or not 0 < len(tool.name) <= 128:
-                continue
-            schema = tool.input_schema
-            if len(json.dumps(schema, default=str)) > MAX_SCHEMA_BYTES:
-                continue
-            tools.append(
-                tool.model_copy(
-                    update={
-                        "node_id": member.node_id,
-                        "description": tool.description[:MAX_TOOL_DESCRIPTION],
-                    }
-                )
-            )
-        disabled = {n for n in answer.disabled[:256] if _NAME.fullmatch(n)}
-        return tools, disabled
+        return member_tools(answer, member.node_id)
 
     async def _ask_call(
         self,
@@ -236,6 +220,21 @@ class ClusterToolbox:
             return model.model_validate_json(bytes(raw))
         except ValidationError:
             raise MemberFailed("its answer was malformed") from None
+
+
+def member_tools(answer: PeerToolsAnswer, node_id: str) -> tuple[list[McpTool], set[str]]:
+    """What a member says of its tools, cut to bounds (counts, names, schema and description
+    sizes) and attributed to that member whatever node it names."""
+    tools: list[McpTool] = []
+    for tool in answer.tools[:MAX_MEMBER_TOOLS]:
+        if not _NAME.fullmatch(tool.server) or not 0 < len(tool.name) <= 128:
+            continue
+        if len(json.dumps(tool.input_schema, default=str)) > MAX_SCHEMA_BYTES:
+            continue
+        update = {"node_id": node_id, "description": tool.description[:MAX_TOOL_DESCRIPTION]}
+        tools.append(tool.model_copy(update=update))
+    disabled = {n for n in answer.disabled[:256] if _NAME.fullmatch(n)}
+    return tools, disabled
 
 
 def _one_host_per_server(tools: list[ClusterTool] | list[McpTool], self_id: str) -> list[Any]:

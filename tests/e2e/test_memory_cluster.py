@@ -26,7 +26,9 @@ EMBED_S = 120.0
 
 
 def add(agent: AgentProcess, text: str, key: str | None = None) -> dict[str, Any]:
-    response = call(agent, "POST", "/api/memory", json={"text": text, "key": key})
+    # A member's first fact loads its embedding model, which takes a while on a busy machine.
+    body = {"text": text, "key": key}
+    response = call(agent, "POST", "/api/memory", json=body, timeout=EMBED_S)
     assert response.status_code in (200, 201), response.text
     return dict(response.json())
 

@@ -1,6 +1,6 @@
 """Regenerates the generated docs: `python -m agent.docs`.
 
-- docs/settings.md from the settings table (`agent/settings.py`);
+- docs/settings.md from the settings table (`agent/settings/`);
 - docs/events.md from the event catalogue (`agent/topics.py`).
 """
 
@@ -24,7 +24,7 @@ Precedence: flag > environment > config file > default. An invalid value or an u
 file stops the agent with one message naming the setting and where the value came from
 (exit code 2).
 
-This file is generated from `agent/settings.py` by `python -m agent.docs`.
+This file is generated from `agent/settings/` by `python -m agent.docs`.
 
 """
 EVENTS_HEADER = """# Events

@@ -25,6 +25,7 @@ from agent.core.embedding import TextEncoder
 from agent.core.jobs import Jobs
 from agent.core.knowledge import Knowledge
 from agent.core.metrics import Metrics
+from agent.core.notices import Notices
 from agent.core.recollection import Recollection
 from agent.core.toolbox import Toolbox
 from agent.peer.client import PeerClient
@@ -73,6 +74,7 @@ class Context:
     _encoder: TextEncoder | None = field(default=None, repr=False)
     _memory: Recollection | None = field(default=None, repr=False)
     _tools: Toolbox | None = field(default=None, repr=False)
+    _notices: Notices | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.peers = PeerClient(self.identity)
@@ -132,6 +134,14 @@ class Context:
 
     def provide_tools(self, tools: Toolbox) -> None:
         self._tools = tools
+
+    @property
+    def notices(self) -> Notices | None:
+        """The cluster's insight cards, for notices; None when no pulse subsystem runs."""
+        return self._notices
+
+    def provide_notices(self, notices: Notices) -> None:
+        self._notices = notices
 
     jobs: Jobs = field(default_factory=Jobs, repr=False)
 

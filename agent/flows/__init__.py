@@ -1,0 +1,1 @@
+"""Fabric Flow: automations that run on the cluster."""

@@ -1,0 +1,1 @@
+"""What each `uses:` of a step does: one module per family of actions."""

@@ -26,6 +26,7 @@ from starlette.types import Receive, Scope, Send
 
 from agent.client import AgentClient
 from agent.core.errors import ServiceUnavailable
+from agent.core.loopback import local_url
 from agent.core.security import COOKIE_PREFIX
 from agent.mcp.fabric.calls import ToolContext
 from agent.mcp.fabric.server import CALL_TIMEOUT, build_server
@@ -34,15 +35,6 @@ from agent.settings import Settings
 PATH = "/mcp"
 MAX_SESSIONS = 64
 IDLE_TIMEOUT_S = 600.0
-
-
-def local_url(settings: Settings) -> str:
-    """The agent's own API as a loopback client reaches it (as `agent.json` names it)."""
-    host = "127.0.0.1" if settings.host in ("0.0.0.0", "") else settings.host
-    if host == "::":
-        host = "::1"
-    shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{settings.port}"
 
 
 def forwarded_credentials(headers: object) -> list[tuple[str, str]]:

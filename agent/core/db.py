@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+import anyio
 
 Row = aiosqlite.Row
 
@@ -80,10 +81,14 @@ class Database:
             try:
                 yield conn
             except BaseException:
-                await conn.execute("ROLLBACK")
+                # Shielded: a cancelled caller must still end the transaction, or the writer
+                # stays inside it and every later BEGIN fails.
+                with anyio.CancelScope(shield=True):
+                    await conn.execute("ROLLBACK")
                 raise
             else:
-                await conn.execute("COMMIT")
+                with anyio.CancelScope(shield=True):
+                    await conn.execute("COMMIT")
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one write statement; answers the affected row count.

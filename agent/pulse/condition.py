@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from agent.pulse.models import Insight, Status
 from agent.pulse.rules import Rule, Threshold
 
-RANK: dict[Status, int] = {"ok": 0, "warning": 1, "critical": 2}
+# Notices may be "info", which no rule's condition is: it ranks below warning.
+RANK: dict[str, int] = {"ok": 0, "info": 1, "warning": 2, "critical": 3}
 
 
 def _holds(rule: Rule, level: Threshold, value: float, entered: bool) -> bool:

@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 
 from agent.core.wire import Answer, StrictModel
 
-Severity = Literal["warning", "critical"]
+Severity = Literal["info", "warning", "critical"]
 Status = Literal["ok", "warning", "critical"]
 
 
@@ -29,6 +29,9 @@ class Insight(Answer):
     value: float | None = Field(description="The measured value that raised it")
     dismissed: bool = Field(
         description="Dismissed cards stay hidden until the condition clears and comes back"
+    )
+    source: str | None = Field(
+        default=None, description="Who raised a notice card (e.g. a flow); null for a rule's"
     )
 
 
@@ -112,6 +115,7 @@ MAX_CARDS = 500
 MAX_CARD_TEXT = 2000
 MAX_LEDGER_ROWS = 4096
 MAX_NAME = 256
+MAX_NOTICE_TITLE = 200
 
 
 class PeerInsightTable(StrictModel):
@@ -126,12 +130,23 @@ class PeerInsightTable(StrictModel):
             for text in (card.id, card.rule, card.title, card.what, card.why, card.action):
                 if len(text) > MAX_CARD_TEXT:
                     raise ValueError(f"a card's text is longer than {MAX_CARD_TEXT} characters")
-            for name in (card.node_id, card.node_name, card.subject):
+            for name in (card.node_id, card.node_name, card.subject, card.source):
                 if name is not None and len(name) > MAX_NAME:
                     raise ValueError(f"a card's node or subject is longer than {MAX_NAME}")
         if len({card.id for card in self.insights}) != len(self.insights):
             raise ValueError("a card id appears twice")
         return self
+
+
+class PeerNotice(StrictModel):
+    """A notice a member raises, for the evaluator to hold as a card (the sender is recorded
+    as the card's node)."""
+
+    title: str = Field(min_length=1, max_length=MAX_NOTICE_TITLE)
+    message: str = Field(max_length=MAX_CARD_TEXT)
+    severity: Severity
+    source: str = Field(min_length=1, max_length=MAX_NAME)
+    key: str = Field(min_length=1, max_length=MAX_NAME)
 
 
 class PeerTableAnswer(Answer):

@@ -1,6 +1,7 @@
-"""What members ask of this node's Pulse: take the evaluator's table, dismiss a card (on the
-evaluator), and this node's own ledger for the weekly digest. Bodies are validated strictly
-(no coercion) before anything runs; the caller is the signed sender, whatever a body says."""
+"""What members ask of this node's Pulse: take the evaluator's table, dismiss a card or hold a
+notice (on the evaluator), and this node's own ledger for the weekly digest. Bodies are
+validated strictly (no coercion) before anything runs; the caller is the signed sender,
+whatever a body says."""
 
 from __future__ import annotations
 
@@ -14,9 +15,15 @@ from starlette.routing import BaseRoute, Route
 from agent.core.errors import BadRequest
 from agent.core.http import json_response, read_json_value, validate
 from agent.peer.listener import body_limit, peer_node
-from agent.pulse.models import PeerDismissBody, PeerInsightTable, PeerLedgerBody, PeerTableAnswer
+from agent.pulse.models import (
+    PeerDismissBody,
+    PeerInsightTable,
+    PeerLedgerBody,
+    PeerNotice,
+    PeerTableAnswer,
+)
 from agent.pulse.service import PulseService
-from agent.pulse.sync import DISMISS_PATH, LEDGER_PATH, TABLE_PATH
+from agent.pulse.sync import DISMISS_PATH, LEDGER_PATH, NOTICE_PATH, TABLE_PATH
 from agent.pulse.table import MAX_TABLE_BYTES
 
 SMALL_BODY = 16 * 1024
@@ -40,6 +47,10 @@ def build_peer_routes(service: PulseService) -> list[BaseRoute]:
         ask = await _read(request, PeerDismissBody)
         return json_response(await service.dismiss_here(ask.insight_id))
 
+    async def notice(request: Request) -> Response:
+        raised = await _read(request, PeerNotice)
+        return json_response(service.notice_here(raised, peer_node(request)))
+
     async def ledger(request: Request) -> Response:
         ask = await _read(request, PeerLedgerBody)
         return json_response(service.own_ledger(ask.since, ask.until))
@@ -48,4 +59,5 @@ def build_peer_routes(service: PulseService) -> list[BaseRoute]:
         body_limit(Route(TABLE_PATH, table, methods=["POST"]), MAX_TABLE_BYTES),
         body_limit(Route(DISMISS_PATH, dismiss, methods=["POST"]), SMALL_BODY),
         body_limit(Route(LEDGER_PATH, ledger, methods=["POST"]), SMALL_BODY),
+        body_limit(Route(NOTICE_PATH, notice, methods=["POST"]), SMALL_BODY),
     ]

@@ -1,5 +1,6 @@
-"""Pulse's domain logic: each evaluation, the cluster's one evaluator, the served table,
-dismissals, history and the weekly digest.
+"""Pulse's domain logic: each evaluation, the cluster's one evaluator, the served table (its
+rules' cards and the notices it holds, see notices.py), dismissals, history and the weekly
+digest.
 
 Every node evaluates every `pulse_interval` (so a node that becomes the evaluator already
 knows since when each condition holds), but only the evaluator, the online member with the
@@ -30,9 +31,11 @@ from agent.pulse.models import (
     InsightList,
     PeerInsightTable,
     PeerLedger,
+    PeerNotice,
     PulseHistory,
     WeeklyDigest,
 )
+from agent.pulse.notices import NoticeBoard, is_notice, ordered
 from agent.pulse.observe import observe_all
 from agent.pulse.rulepack import load_rules
 from agent.pulse.store import PulseStore
@@ -58,6 +61,7 @@ class PulseService:
         self.table = InsightTable(ctx.bus)
         self.evaluator = Evaluator([])
         self.titles: dict[str, str] = {}
+        self.notices = NoticeBoard()
         self.evaluations: deque[Evaluation] = deque(maxlen=KEPT_EVALUATIONS)
         self.revision = time.time_ns() // 1000  # keeps rising across restarts
         self.signature: Signature = ()
@@ -120,8 +124,9 @@ class PulseService:
         if not self.evaluating:
             if self.table.origin != self.node_id:
                 self.evaluator.adopt_dismissals(list(self.table.cards.values()))
+                self.notices.adopt(list(self.table.cards.values()), now)
             self.evaluating = True
-        cards = bounded(self.evaluator.cards())
+        cards = bounded(ordered([*self.evaluator.cards(), *self.notices.active(now)]))
         if signature(cards) != self.signature or self.table.origin != self.node_id:
             self.revision += 1
             self.signature = self.table.replace(cards, self.node_id, self.revision)
@@ -150,7 +155,7 @@ class PulseService:
                 details={"evaluator": expected},
             )
         for card in table.insights:
-            if card.id != insight_id(card.rule, card.node_id, card.subject):
+            if not is_notice(card) and card.id != insight_id(card.rule, card.node_id, card.subject):
                 raise Conflict(f"card {card.id[:80]} does not match its rule and node")
         if sender < expected:
             self.heard[sender] = self.ctx.clock()
@@ -179,6 +184,10 @@ class PulseService:
         if expected != self.node_id:
             raise Conflict("this node is not evaluating", code="NOT_EVALUATOR")
         now = self.ctx.clock()
+        notice = self.notices.dismiss(key, now)
+        if notice is not None:
+            self.serve_own(self.ctx.cluster.members(), now)
+            return notice
         done = self.evaluator.dismiss(key, now)
         if done is None:
             raise NotFound(f"no active insight {key}", code="INSIGHT_NOT_FOUND")
@@ -186,6 +195,36 @@ class PulseService:
         if change is not None:
             await self.store.add_changes([change])
             self.serve_own(self.ctx.cluster.members(), now)
+        return card
+
+    # -- notices --
+
+    async def notify(self, notice: PeerNotice) -> Insight:
+        """Hold `notice` as a card on the evaluator (forwarded there unless this node is it);
+        ServiceUnavailable PULSE_EVALUATOR_UNAVAILABLE when the evaluator cannot be asked."""
+        chosen = self.evaluator_of(self.ctx.cluster.members(), self.ctx.clock())
+        if chosen is None or chosen.node_id == self.node_id:
+            return self.notice_here(notice, self.node_id)
+        card = await sync.forward_notice(self.ctx.peers, chosen, notice)
+        # Shown here at once, before the evaluator's next table comes.
+        others = [c for c in self.table.cards.values() if c.id != card.id]
+        origin = self.table.origin or chosen.node_id
+        self.table.replace(bounded(ordered([*others, card])), origin, self.table.revision)
+        return card
+
+    def notice_here(self, notice: PeerNotice, sender: str) -> Insight:
+        """Hold a notice `sender` raised, as the evaluator (Conflict NOT_EVALUATOR otherwise)."""
+        expected = self.evaluator_id()
+        if expected != self.node_id:
+            raise Conflict(
+                "this node is not evaluating",
+                code="NOT_EVALUATOR",
+                details={"evaluator": expected},
+            )
+        now = self.ctx.clock()
+        member = self.ctx.cluster.member(sender)
+        card = self.notices.raise_notice(notice, sender, member.name if member else sender, now)
+        self.serve_own(self.ctx.cluster.members(), now)
         return card
 
     async def history(self, rule: str | None, node: str | None, limit: int) -> PulseHistory:

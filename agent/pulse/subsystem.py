@@ -9,6 +9,7 @@ from starlette.routing import BaseRoute
 
 from agent.core.bus import Subscription
 from agent.core.subsystem import Context
+from agent.pulse.notices import PulseNotices
 from agent.pulse.peer_routes import build_peer_routes
 from agent.pulse.routes import build_routes
 from agent.pulse.service import PulseService
@@ -64,4 +65,6 @@ class PulseSubsystem:
 
 
 def create(ctx: Context) -> PulseSubsystem:
-    return PulseSubsystem(ctx)
+    pulse = PulseSubsystem(ctx)
+    ctx.provide_notices(PulseNotices(pulse.service))
+    return pulse

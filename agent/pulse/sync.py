@@ -1,6 +1,6 @@
 """Pulse over the peer channel: the evaluator pushing its table to every member, a member
-forwarding a dismissal to the evaluator, and the weekly digest asking every member for its
-ledger. Every answer is read up to a byte bound and validated before it is used."""
+forwarding a dismissal or a notice to the evaluator, and the weekly digest asking every member
+for its ledger. Every answer is read up to a byte bound and validated before it is used."""
 
 from __future__ import annotations
 
@@ -21,11 +21,14 @@ from agent.pulse.models import (
     PeerInsightTable,
     PeerLedger,
     PeerLedgerBody,
+    PeerNotice,
 )
+from agent.pulse.notices import notice_id
 
 TABLE_PATH = "/peer/pulse/insights"
 DISMISS_PATH = "/peer/pulse/dismiss"
 LEDGER_PATH = "/peer/pulse/ledger"
+NOTICE_PATH = "/peer/pulse/notice"
 TIMEOUT_S = 3.0
 MAX_ANSWER_BYTES = 2 * 1024 * 1024
 Model = TypeVar("Model", bound=BaseModel)
@@ -110,9 +113,23 @@ async def forward_dismiss(peers: PeerClient, evaluator: MemberView, insight_id: 
     return card
 
 
-def _unreachable(evaluator: MemberView, why: str) -> ServiceUnavailable:
+async def forward_notice(peers: PeerClient, evaluator: MemberView, notice: PeerNotice) -> Insight:
+    """Ask the evaluator to hold a notice; answers its card."""
+    try:
+        status, data = await _ask(peers, evaluator, NOTICE_PATH, notice)
+        if status != 200:
+            raise MemberFailed(f"it answered HTTP {status}")
+        card = _parse(Insight, data)
+    except MemberFailed as exc:
+        raise _unreachable(evaluator, str(exc), "hold the notice") from None
+    if card.id != notice_id(notice.key):
+        raise _unreachable(evaluator, "it answered about another card", "hold the notice")
+    return card
+
+
+def _unreachable(evaluator: MemberView, why: str, what: str = "dismiss it") -> ServiceUnavailable:
     return ServiceUnavailable(
-        f"the evaluating node {evaluator.name} could not dismiss it: {why}",
+        f"the evaluating node {evaluator.name} could not {what}: {why}",
         code="PULSE_EVALUATOR_UNAVAILABLE",
         details={"evaluator": evaluator.node_id},
     )

@@ -15,7 +15,7 @@ import { nodeName } from "./models-words.js";
 import { weeklyPart } from "./pulse-weekly.js";
 
 const AGES_EVERY_MS = 30000;
-const SEVERITY_STATE = { critical: "fail", warning: "warn" };
+const SEVERITY_STATE = { critical: "fail", warning: "warn", info: "ok" };
 
 function placeText(card) {
   const where = card.node_id ? nodeName(card.node_id, card.node_name) : "Whole cluster";

@@ -53,7 +53,11 @@ class FakeClock:
             return
         woken = anyio.Event()
         heapq.heappush(self._sleepers, (when, next(self._order), woken))
-        await woken.wait()
+        try:
+            await woken.wait()
+        finally:
+            # A cancelled sleeper no longer counts (its entry leaves the heap when due).
+            woken.set()
 
     def advance(self, seconds: float) -> None:
         """Move time on and wake every sleeper whose time has come."""

@@ -36,6 +36,7 @@ from agent.core.subsystem import Context, ServesPeers, Subsystem
 from agent.dashboard import routes as dashboard_routes
 from agent.dashboard import with_pages
 from agent.discovery.subsystem import create as create_discovery
+from agent.flows.subsystem import create as create_flows
 from agent.llm.subsystem import create as create_llm
 from agent.mcp.subsystem import create as create_mcp
 from agent.memory.subsystem import create as create_memory
@@ -72,8 +73,9 @@ def build_subsystems(ctx: Context) -> tuple[list[Subsystem], ClusterSubsystem]:
     `ctx.cluster`, which every later one reads. The brain provides `ctx.knowledge` and
     `ctx.encoder` (memory encodes with it); memory provides `ctx.memory` (the chat recalls
     with it) and mcp `ctx.tools` (the chat calls them), both before the llm starts; stopped
-    after it, so a chat's tool call never finds its server gone. The rest only use what `ctx`
-    carries.
+    after it, so a chat's tool call never finds its server gone. Pulse provides `ctx.notices`
+    before flows start (a notify step raises a card); flows stop first, so no run outlives
+    what its steps call. The rest only use what `ctx` carries.
     """
     telemetry = create_telemetry(ctx)
     cluster = create_cluster(ctx)
@@ -85,9 +87,10 @@ def build_subsystems(ctx: Context) -> tuple[list[Subsystem], ClusterSubsystem]:
     mcp = create_mcp(ctx)
     llm = create_llm(ctx)
     pulse = create_pulse(ctx)
+    flows = create_flows(ctx)
     ops = create_ops(ctx)
     ordered: list[Subsystem] = [telemetry, cluster, discovery, tasks, storage, brain]
-    ordered += [memory, mcp, llm, pulse, ops]
+    ordered += [memory, mcp, llm, pulse, flows, ops]
     return ordered, cluster
 
 

@@ -9,6 +9,7 @@ from agent.cluster.events import TOPICS as CLUSTER
 from agent.core.events import Topic
 from agent.core.stream_events import TOPICS as STREAM
 from agent.discovery.events import TOPICS as DISCOVERY
+from agent.flows.events import TOPICS as FLOWS
 from agent.llm.events import TOPICS as LLM
 from agent.mcp.events import TOPICS as MCP
 from agent.memory.events import TOPICS as MEMORY
@@ -21,6 +22,7 @@ CATALOGUES: tuple[tuple[Topic[Any], ...], ...] = (
     BRAIN,
     CLUSTER,
     DISCOVERY,
+    FLOWS,
     LLM,
     MCP,
     MEMORY,

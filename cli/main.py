@@ -7,6 +7,7 @@ import click
 from agent import __version__
 from cli.commands import register
 from cli.commands.brain import brain
+from cli.commands.flows import flows
 from cli.commands.mcp import mcp
 from cli.commands.memory import memory
 from cli.commands.pulse import pulse
@@ -24,6 +25,7 @@ def cli(ctx: click.Context) -> None:
 
 register(cli)
 cli.add_command(brain)
+cli.add_command(flows)
 cli.add_command(mcp)
 cli.add_command(memory)
 cli.add_command(pulse)

@@ -23,6 +23,7 @@ from agent.client.cluster import ClusterMixin
 from agent.client.discovery import DEFAULT_URL, discover
 from agent.client.errors import AgentUnavailable, ApiError, ClientError, StreamEndedEarly
 from agent.client.events import ChatEvent, LogEvent, PullEvent, StreamEvent
+from agent.client.flows import FlowsMixin
 from agent.client.llm import LlmMixin
 from agent.client.mcp import McpMixin
 from agent.client.memory import MemoryMixin
@@ -123,6 +124,7 @@ class AgentClient(
     BrainMixin,
     MemoryMixin,
     McpMixin,
+    FlowsMixin,
     PulseMixin,
     AuthMixin,
 ):

@@ -31,6 +31,14 @@ from agent.core.models_auth import LoggedOut as LoggedOut
 from agent.core.models_auth import LoginCode as LoginCode
 from agent.discovery.models import DiscoveredAgent as DiscoveredAgent
 from agent.discovery.models import DiscoveryListing as DiscoveryListing
+from agent.flows.models import DefinitionError as DefinitionError
+from agent.flows.models import Flow as Flow
+from agent.flows.models import FlowDeleted as FlowDeleted
+from agent.flows.models import FlowList as FlowList
+from agent.flows.models import FlowRun as FlowRun
+from agent.flows.models import RunDeleted as RunDeleted
+from agent.flows.models import RunList as RunList
+from agent.flows.models import StepRun as StepRun
 from agent.llm.models import ChatAnswer as ChatAnswer
 from agent.llm.models import ChatMessage as ChatMessage
 from agent.llm.models import ChatSession as ChatSession

@@ -21,6 +21,7 @@ NAV = [
     "Storage",
     "Brain",
     "Memory",
+    "Flows",
     "Tools",
     "Models & chat",
     "Cluster",

@@ -17,6 +17,7 @@ const PAGES = [
   { id: "storage", title: "Storage", nav: "Storage", paths: ["/storage", "/storage/:path*"], load: () => import("./pages/storage.js") },
   { id: "brain", title: "Brain", nav: "Brain", paths: ["/brain"], load: () => import("./pages/brain.js") },
   { id: "memory", title: "Memory", nav: "Memory", paths: ["/memory"], load: () => import("./pages/memory.js") },
+  { id: "flows", title: "Flows", nav: "Flows", paths: ["/flows"], load: () => import("./pages/flows.js") },
   { id: "tools", title: "Tools", nav: "Tools", paths: ["/tools"], load: () => import("./pages/mcp.js") },
   { id: "models", title: "Models & chat", nav: "Models & chat", paths: ["/models", "/chat", "/chat/:session"], load: () => import("./pages/models.js") },
   { id: "cluster", title: "Cluster", nav: "Cluster", paths: ["/cluster"], load: () => import("./pages/cluster.js") },

@@ -30,6 +30,7 @@ class StepFailed(Exception):
 @dataclass(frozen=True)
 class StepCall:
     flow_id: str
+    flow_name: str
     run_id: str
     step_id: str
     attempt: int

@@ -31,7 +31,7 @@ class Notify:
             title=params.title,
             message=params.message,
             severity=params.severity,
-            source=f"flow {call.flow_id}",
+            source=f"flow {call.flow_name}",
             key=f"flow:{call.flow_id}:{call.step_id}",
         )
         with reported("the notice could not be shown"):

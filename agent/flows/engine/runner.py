@@ -170,6 +170,7 @@ class Runner:
 
         call = StepCall(
             flow_id=self.run.flow_id,
+            flow_name=self.definition.name,
             run_id=self.run.id,
             step_id=step.id,
             attempt=attempt,

@@ -57,6 +57,7 @@ async def run(
     logs = seen.logs if seen is not None else []
     call = StepCall(
         flow_id="nightly",
+        flow_name="Nightly backup",
         run_id="r1",
         step_id="s1",
         attempt=1,

@@ -89,6 +89,7 @@ async def fetch(site: Site, path: str, *, foreign: bool = False, **with_: Any) -
     url = path if "://" in path else site.url + path
     call = StepCall(
         flow_id="f",
+        flow_name="F",
         run_id="r",
         step_id="s",
         attempt=1,

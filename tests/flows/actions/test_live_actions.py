@@ -221,7 +221,7 @@ async def test_a_notice_becomes_a_card_and_an_event(node: Node) -> None:
     card = next(c for c in listed if c["id"] == out["insight_id"])
     assert card["severity"] == "info"
     assert card["what"] == "3 files stored"
-    assert card["source"] == "flow nightly"
+    assert card["source"] == "flow Nightly backup"
     assert "flow nightly" in card["why"]
     assert card["node_id"] == node.ctx.identity.node_id
     events = [e.data for e in node.ctx.bus.recent(["flow.notified"])]

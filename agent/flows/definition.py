@@ -10,7 +10,7 @@ so a definition that names an unknown step, output or action is refused then, no
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BeforeValidator, Discriminator, Field, Tag, field_validator, model_validator
 
@@ -30,20 +30,6 @@ STEP_ID_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 INPUT_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 TOPIC_PATTERN = r"^[a-z][a-z0-9_.-]{0,127}$"
 
-ACTIONS = (
-    "task.run",
-    "llm.chat",
-    "brain.search",
-    "storage.put",
-    "storage.get",
-    "storage.ls",
-    "storage.rm",
-    "mcp.call",
-    "http.request",
-    "flow.run",
-    "wait",
-    "notify",
-)
 Action = Literal[
     "task.run",
     "llm.chat",
@@ -58,6 +44,7 @@ Action = Literal[
     "wait",
     "notify",
 ]
+ACTIONS: tuple[str, ...] = get_args(Action)
 FileChange = Literal["created", "modified", "deleted"]
 DEFAULT_CHANGES: tuple[FileChange, ...] = ("created", "modified")
 RunMode = Literal["single", "restart", "queued", "parallel"]

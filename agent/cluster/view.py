@@ -82,6 +82,10 @@ class MembershipView:
     def ever_known(self, node_id: str) -> bool:
         return node_id in self._membership.members
 
+    def status_of(self, node_id: str) -> str | None:
+        member = self._membership.members.get(node_id)
+        return member.status if member is not None else None
+
     def on_change(self, callback: OnClusterChange) -> None:
         self._listeners.append(callback)
 

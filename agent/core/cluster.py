@@ -72,6 +72,10 @@ class ClusterView(Protocol):
         """Whether this node has ever been a member (of any standing, evicted included)."""
         ...
 
+    def status_of(self, node_id: str) -> str | None:
+        """ "member", "left" or "evicted" for a node ever known, else None."""
+        ...
+
     def on_change(self, callback: OnClusterChange) -> None:
         """Call `callback` after this node joins, leaves or is evicted from a cluster."""
         ...

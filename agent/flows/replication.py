@@ -5,7 +5,9 @@ A record or cursor saved here is pushed at once to every member not known to be 
 member comes online, each online member is asked for its digest; what is newer there is
 fetched, what is newer here is pushed. Whatever arrives, by push or fetch, is checked before
 it is merged: bounds, the signature of its author (a member cannot speak for another), and
-the author being a current member. Refusals are counted in
+the author being a member or one that left gracefully (what it wrote while a member stays
+valid: a member joining later learns those flows too); an evicted author or a node never a
+member is refused. Refusals are counted in
 `openfabric_flows_records_refused_total` and logged once per member and reason.
 """
 
@@ -57,6 +59,14 @@ PUSH_TIMEOUT_S = 10.0
 
 M = TypeVar("M", bound=BaseModel)
 OnMerged = Callable[[list[FlowRecord]], Awaitable[None]]
+
+
+LEFT = "left"
+
+
+def departed_gracefully(cluster: ClusterView, node_id: str) -> bool:
+    """Whether `node_id` was a member and left (not evicted)."""
+    return cluster.status_of(node_id) == LEFT
 
 
 class RecordStore(Protocol):
@@ -180,10 +190,12 @@ class Replicator:
             reason = "signature" if "signature" in str(problem) else "bounds"
             self._refuse(sender, reason, str(problem))
             return False
-        if author != self.node_id and self.cluster.member(author) is None:
-            self._refuse(sender, "not_member", f"its author {author} is not a member")
-            return False
-        return True
+        if author == self.node_id or self.cluster.member(author) is not None:
+            return True
+        if departed_gracefully(self.cluster, author):
+            return True
+        self._refuse(sender, "not_member", f"its author {author} is not a member")
+        return False
 
     def _refuse(self, sender: str, reason: str, why: str) -> None:
         self.refused.labels(reason).inc()

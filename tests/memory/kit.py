@@ -90,6 +90,9 @@ class StubCluster:
     def ever_known(self, node_id: str) -> bool:
         return node_id in self.known
 
+    def status_of(self, node_id: str) -> str | None:
+        return "member" if node_id in self.known else None
+
     def on_change(self, callback: OnClusterChange) -> None:
         return None
 

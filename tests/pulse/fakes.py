@@ -114,6 +114,9 @@ class FakeCluster:
     def ever_known(self, node_id: str) -> bool:
         return self.member(node_id) is not None
 
+    def status_of(self, node_id: str) -> str | None:
+        return "member" if self.member(node_id) is not None else None
+
     def on_change(self, callback: OnClusterChange) -> None:
         return None
 

@@ -18,9 +18,12 @@ from agent.core.cluster import OFFLINE, MemberView
 from agent.core.subsystem import Context
 from agent.flows.models import FlowRun, RerunBody, RunBody
 from agent.flows.ownership import MEMBER_TOPICS, SETTLE_BOUND_S, Ownership
+from agent.flows.peer_wire import FireBody
 from agent.flows.records import Cursor, FlowRecord
+from agent.flows.relay import RelaySender
 from agent.flows.remote import RemoteRuns
 from agent.flows.replication import OnMerged, RecordStore, Replicator
+from agent.flows.triggers import Firing
 
 log = logging.getLogger("openfabric.flows")
 SETTLE_RETRY_S = 0.5
@@ -39,14 +42,17 @@ class RerunHere(Protocol):
 RunOf = Callable[[str], Awaitable[FlowRun | None]]
 RunsOf = Callable[[str, int], Awaitable[list[FlowRun]]]
 DeleteRun = Callable[[str], Awaitable[bool]]
+CancelRun = Callable[[str], Awaitable[FlowRun]]
+TakeFire = Callable[[FireBody], Awaitable[bool]]
 
 
 class FlowsClusterImpl:
     """`FlowsCluster` for the flows service. The callbacks are the service's: `on_merged`
     (records that changed the store, after a push or a pull), `run_here`/`rerun_here` (a
     member asks this node to run; `foreign` when the flow's author is another node),
-    `run_of(run_id)`, `runs_of(flow_id, limit)` and `delete_run(run_id)` (runs stored here;
-    delete_run may raise 409 FLOW_RUN_ACTIVE)."""
+    `run_of(run_id)`, `runs_of(flow_id, limit)`, `delete_run(run_id)` and `cancel_run(run_id)`
+    (runs stored here; delete_run may raise 409 FLOW_RUN_ACTIVE, cancel_run 409
+    FLOW_RUN_FINISHED), `take_fire` (an event a member relayed; see relay.take)."""
 
     def __init__(
         self,
@@ -59,6 +65,8 @@ class FlowsClusterImpl:
         run_of: RunOf,
         runs_of: RunsOf,
         delete_run: DeleteRun,
+        cancel_run: CancelRun,
+        take_fire: TakeFire,
     ) -> None:
         self.ctx = ctx
         self.store = store
@@ -68,6 +76,8 @@ class FlowsClusterImpl:
         self.run_of = run_of
         self.runs_of = runs_of
         self.delete_run = delete_run
+        self.cancel_run = cancel_run
+        self.take_fire = take_fire
         cluster = ctx.cluster
         refused = ctx.metrics.counter(
             "flows_records_refused",
@@ -85,6 +95,7 @@ class FlowsClusterImpl:
         )
         self.ownership = Ownership(cluster, ctx.bus)
         self.remote = RemoteRuns(cluster, ctx.peers)
+        self.relays = RelaySender(cluster, ctx.peers, ctx.metrics)
 
     # -- FlowsCluster --
 
@@ -109,8 +120,14 @@ class FlowsClusterImpl:
     async def delete_remote_run(self, flow_id: str, run_id: str) -> bool:
         return await self.remote.delete(flow_id, run_id)
 
+    async def cancel_remote_run(self, flow_id: str, run_id: str) -> FlowRun | None:
+        return await self.remote.cancel(flow_id, run_id)
+
     async def forward_run(self, owner: str, flow_id: str, body: RunBody) -> FlowRun:
         return await self.remote.forward_run(owner, flow_id, body)
+
+    async def relay(self, owner: str, firing: Firing) -> bool:
+        return await self.relays.send(owner, firing)
 
     async def forward_rerun(self, flow_id: str, run_id: str, body: RerunBody) -> FlowRun | None:
         return await self.remote.forward_rerun(flow_id, run_id, body)

@@ -1,5 +1,6 @@
 """What members ask of this node's flows: take pushed records and cursors, answer a digest,
-fetch records, and list, read, delete, start and rerun the runs stored here. Bodies are
+fetch records, list, read, delete, cancel, start and rerun the runs stored here, and fire an
+event a member relayed for a flow this node owns. Bodies are
 parsed by `core.http` and validated against `peer_wire` before anything happens: malformed
 input is a 400 and changes nothing. The peer listener lets only current members in."""
 
@@ -19,9 +20,12 @@ from agent.flows.models import FlowRun, RerunBody
 from agent.flows.peer_wire import (
     DIGEST,
     FETCH,
+    FIRE,
+    FIRE_BODY_LIMIT,
     PUSH_BODY_LIMIT,
     RECORDS,
     RUN,
+    RUN_CANCEL,
     RUN_DELETE,
     RUN_RERUN,
     RUN_START,
@@ -30,6 +34,7 @@ from agent.flows.peer_wire import (
     SMALL_BODY_LIMIT,
     DigestBody,
     FetchBody,
+    FireBody,
     PushBody,
     RerunRequest,
     RunRef,
@@ -98,6 +103,15 @@ def build_peer_routes(flows: FlowsClusterImpl) -> list[BaseRoute]:
         await stored_run(ref)
         return json_response({"deleted": await flows.delete_run(ref.run_id)})
 
+    async def cancel(request: Request) -> Response:
+        ref = await _read(request, RunRef, SMALL_BODY_LIMIT)
+        await stored_run(ref)
+        return json_response(await flows.cancel_run(ref.run_id))
+
+    async def fire(request: Request) -> Response:
+        body = await _read(request, FireBody, FIRE_BODY_LIMIT)
+        return json_response({"fired": await flows.take_fire(body)})
+
     async def foreign(flow_id: str) -> bool:
         record = await flows.store.record(flow_id)
         if record is None or record.deleted:
@@ -124,10 +138,12 @@ def build_peer_routes(flows: FlowsClusterImpl) -> list[BaseRoute]:
         (RUNS, runs),
         (RUN, run),
         (RUN_DELETE, delete),
+        (RUN_CANCEL, cancel),
         (RUN_START, start),
         (RUN_RERUN, rerun),
     ]
     return [
         body_limit(Route(RECORDS, records, methods=["POST"]), PUSH_BODY_LIMIT),
+        body_limit(Route(FIRE, fire, methods=["POST"]), FIRE_BODY_LIMIT),
         *(body_limit(Route(p, e, methods=["POST"]), SMALL_BODY_LIMIT) for p, e in small),
     ]

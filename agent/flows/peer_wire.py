@@ -16,7 +16,7 @@ from agent.core.cluster import MemberView
 from agent.core.errors import ApiError
 from agent.core.http import peer_answer
 from agent.core.wire import StrictModel
-from agent.flows.definition import STEP_ID_PATTERN
+from agent.flows.definition import MAX_TRIGGERS, STEP_ID_PATTERN, TOPIC_PATTERN
 from agent.flows.models import RUNS_KEPT, RunBody
 from agent.flows.records import (
     MAX_VERSION,
@@ -37,6 +37,8 @@ RUN = "/peer/flows/run"
 RUN_DELETE = "/peer/flows/run/delete"
 RUN_START = "/peer/flows/run/start"
 RUN_RERUN = "/peer/flows/run/rerun"
+RUN_CANCEL = "/peer/flows/run/cancel"
+FIRE = "/peer/flows/fire"
 
 MAX_PUSH_RECORDS = 64
 MAX_PUSH_CURSORS = 256
@@ -51,6 +53,8 @@ FETCH_ANSWER_LIMIT = 8 * 1024 * 1024
 RUNS_ANSWER_LIMIT = 8 * 1024 * 1024
 RUN_ANSWER_LIMIT = 16 * 1024 * 1024
 SMALL_BODY_LIMIT = 256 * 1024
+# A relayed event's data is at most the trigger payload's 64 KiB, which may grow as JSON.
+FIRE_BODY_LIMIT = 256 * 1024
 ASK_TIMEOUT_S = 3.0
 
 RunId = Annotated[str, Field(min_length=1, max_length=128)]
@@ -115,6 +119,21 @@ class RerunRequest(StrictModel):
     flow_id: WireFlowId
     run_id: RunId
     from_step: Annotated[str, Field(pattern=STEP_ID_PATTERN)] | None = None
+
+
+class FireBody(StrictModel):
+    """An event that happened on the sender, for a trigger of a flow the receiver owns. The
+    body's size is bounded by its route."""
+
+    flow_id: WireFlowId
+    trigger_index: Annotated[int, Field(ge=0, lt=MAX_TRIGGERS)]
+    topic: Annotated[str, Field(pattern=TOPIC_PATTERN)]
+    id: Annotated[int, Field(ge=0, le=2**63 - 1)]
+    data: dict[str, Any]
+
+
+class Fired(StrictModel):
+    fired: bool
 
 
 class Deleted(StrictModel):

@@ -1,5 +1,5 @@
-"""Runs on other members: listing, reading and deleting them, and handing a manual run or a
-rerun to the member that should run it.
+"""Runs on other members: listing, reading, deleting and cancelling them, and handing a manual
+run or a rerun to the member that should run it.
 
 Every member is asked at once, each for at most ASK_TIMEOUT_S and a bounded answer; one that
 does not answer is left out (its runs are not shown), never an error for the whole list. A
@@ -22,6 +22,7 @@ from agent.flows.models import FlowRun, RerunBody, RunBody
 from agent.flows.peer_wire import (
     RUN,
     RUN_ANSWER_LIMIT,
+    RUN_CANCEL,
     RUN_DELETE,
     RUN_RERUN,
     RUN_START,
@@ -113,6 +114,20 @@ class RemoteRuns:
             done = _parsed(DeletedAnswer, answer, member)
             deleted = deleted or (done is not None and done.deleted)
         return deleted
+
+    async def cancel(self, flow_id: str, run_id: str) -> FlowRun | None:
+        """The member holding `run_id` cancels it; None when no member has it."""
+        ref = RunRef(flow_id=flow_id, run_id=run_id)
+        for member, answer in await self._each(
+            RUN_CANCEL, ref, RUN_ANSWER_LIMIT, FORWARD_TIMEOUT_S
+        ):
+            refusal = answer.error()
+            if refusal is not None and refusal.status != 404:
+                raise refusal
+            run = _parsed(FlowRun, answer, member)
+            if run is not None and (run.id, run.flow_id) == (run_id, flow_id):
+                return run
+        return None
 
     async def forward_run(self, owner: str, flow_id: str, body: RunBody) -> FlowRun:
         """Ask `owner` to start a manual run; 503 FLOW_OWNER_UNREACHABLE when it cannot."""

@@ -259,13 +259,19 @@ class FlowService:
         self.rearm()
 
     def rearm(self) -> None:
-        armed = [
-            ArmedFlow(f.flow_id, f.stored.record.version, f.definition)
-            for f in sorted(self._flows.values(), key=lambda f: f.flow_id)
-            if f.definition is not None
-            and f.stored.record.enabled
-            and self.owner(f) == self.node_id
-        ]
+        """Arm the enabled flows this node owns, and relay the events of those another
+        member owns (see relay.py)."""
+        armed: list[ArmedFlow] = []
+        for f in sorted(self._flows.values(), key=lambda f: f.flow_id):
+            record = f.stored.record
+            if f.definition is None or not record.enabled:
+                continue
+            owner = self.owner(f)
+            if owner is None:
+                continue
+            foreign = record.author != self.node_id
+            relay = owner != self.node_id
+            armed.append(ArmedFlow(f.flow_id, record.version, f.definition, foreign, relay))
         self.triggers.arm(armed)
 
     async def listing(self) -> FlowList:

@@ -65,9 +65,10 @@ class RunService:
         self.flows.loaded(flow_id)
         local = await self.store.runs_of(flow_id, limit)
         remote = await self.cluster.remote_runs(flow_id, limit)
-        seen: dict[str, FlowRun] = {}
+        # By member and id: a slot run on two members shows twice, as it happened.
+        seen: dict[tuple[str, str], FlowRun] = {}
         for run in [*local, *remote]:
-            seen.setdefault(run.id, run.model_copy(update={"steps": []}))
+            seen.setdefault((run.node_id, run.id), run.model_copy(update={"steps": []}))
         runs = sorted(seen.values(), key=lambda r: (r.created_at, r.id), reverse=True)[:limit]
         return RunList(runs=runs, count=len(runs))
 
@@ -104,7 +105,16 @@ class RunService:
 
     async def cancel(self, flow_id: str, run_id: str) -> FlowRun:
         self.flows.loaded(flow_id)
-        run = await self.local_run(flow_id, run_id)
+        if await self.local_run(flow_id, run_id) is not None:
+            return await self.cancel_here(run_id)
+        cancelled = await self.cluster.cancel_remote_run(flow_id, run_id)
+        if cancelled is None:
+            raise run_missing(run_id)
+        return cancelled
+
+    async def cancel_here(self, run_id: str) -> FlowRun:
+        """Cancel a run stored here (also what a member asks)."""
+        run = await self.store.run(run_id)
         if run is None:
             raise run_missing(run_id)
         if run.state in FINISHED_RUN_STATES:

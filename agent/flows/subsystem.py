@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute
 from agent.client import AgentClient, ClientError
 from agent.core.loopback import local_token, local_url
 from agent.core.subsystem import Context
+from agent.flows import relay
 from agent.flows.actions.base import Action
 from agent.flows.actions.registry import build_actions
 from agent.flows.clock import Clock, WallClock
@@ -51,6 +52,8 @@ class FlowsSubsystem:
             run_of=self.store.run,
             runs_of=self.store.runs_of,
             delete_run=lambda run_id: self.runs.delete_run_here(run_id),
+            cancel_run=lambda run_id: self.runs.cancel_here(run_id),
+            take_fire=lambda body: relay.take(self.service, self.triggers, body),
         )
         self.service = FlowService(
             store=self.store,
@@ -102,6 +105,15 @@ class FlowsSubsystem:
             self.client = None
 
     async def _fire(self, firing: Firing) -> None:
+        if firing.relay:
+            loaded = self.service.find_id(firing.flow_id)
+            owner = self.service.owner(loaded) if loaded is not None else None
+            if owner is None:
+                return  # deleted, or no member runs it now: nobody to hand it to
+            if owner != self.ctx.identity.node_id:
+                await self.cluster.relay(owner, firing)
+                return
+            # Owned here since it was armed: the owner's own watch was not armed for it.
         await self.runs.fire(firing)
 
     async def _run_here(self, flow_id: str, body: RunBody, *, foreign: bool) -> FlowRun:

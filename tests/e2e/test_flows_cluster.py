@@ -1,7 +1,8 @@
 """Fabric Flow across three real agents: a flow saved on one member reaches the others, its
-update and delete too; a manual run goes to the owner; members refuse what they must; an
-interval trigger runs once per slot on exactly one member, another member takes over when its
-owner is killed, and after the owner returns no slot has run twice anywhere."""
+update and delete too; a manual run goes to the owner and is cancelled from any member; an
+event that happens on one member fires a flow another owns, once; members refuse what they
+must; an interval trigger runs once per slot on exactly one member, another member takes
+over when its owner is killed, and after the owner returns no slot has run twice anywhere."""
 
 from __future__ import annotations
 
@@ -148,6 +149,85 @@ def test_a_manual_run_goes_to_the_owner(calm_trio: list[AgentProcess]) -> None:
     got = call(third, "GET", f"/api/flows/{flow_id}/runs/{run['id']}")
     assert got.status_code == 200, got.text
     assert got.json()["node_id"] == owner
+    call(a, "DELETE", f"/api/flows/{flow_id}")
+
+
+LONG = """\
+name: Long
+triggers:
+  - manual: {}
+steps:
+  - id: pause
+    uses: wait
+    with:
+      duration: 10m
+"""
+
+ON_UPLOAD = """\
+name: On upload
+runs_on: {owner}
+triggers:
+  - event: storage.uploaded
+    filter: event.data.path.startsWith("relay/")
+steps:
+  - id: pause
+    uses: wait
+    with:
+      duration: 10ms
+"""
+
+
+def test_a_run_on_another_member_is_cancelled_from_any(calm_trio: list[AgentProcess]) -> None:
+    a = calm_trio[0]
+    flow_id = save(a, LONG)["id"]
+    for agent in calm_trio:
+        wait_until(partial(flow_at, agent, flow_id), 15, "the flow on every member")
+    owner = owner_on(a, flow_id)
+    started = call(a, "POST", f"/api/flows/{flow_id}/run", json={})
+    assert started.status_code == 202, started.text
+    run_id = started.json()["id"]
+    asker = next(agent for agent in calm_trio if node_id(agent) != owner)
+    cancelled = call(asker, "POST", f"/api/flows/{flow_id}/runs/{run_id}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    assert (cancelled.json()["node_id"], cancelled.json()["state"]) == (owner, "cancelled")
+    again = call(asker, "POST", f"/api/flows/{flow_id}/runs/{run_id}/cancel")
+    assert again.status_code == 409, again.text
+    assert again.json()["error_code"] == "FLOW_RUN_FINISHED"
+    missing = call(asker, "POST", f"/api/flows/{flow_id}/runs/nosuchrun/cancel")
+    assert missing.status_code == 404, missing.text
+    call(a, "DELETE", f"/api/flows/{flow_id}")
+
+
+def upload_runs(agent: AgentProcess, flow_id: str, path: str) -> list[dict[str, Any]]:
+    return [
+        r
+        for r in runs(agent, flow_id)
+        if r["trigger"]["kind"] == "event" and r["trigger"]["payload"]["data"]["path"] == path
+    ]
+
+
+def test_an_event_on_one_member_fires_a_flow_another_owns_once(
+    calm_trio: list[AgentProcess],
+) -> None:
+    a, b, c = calm_trio
+    flow_id = save(c, ON_UPLOAD.format(owner=node_id(b)))["id"]
+    for agent in calm_trio:
+        wait_until(partial(flow_at, agent, flow_id), 15, "the flow on every member")
+        assert owner_on(agent, flow_id) == node_id(b)
+    uploaded = call(a, "POST", "/api/storage/upload?path=relay/first.txt", content=b"first")
+    assert uploaded.status_code in (200, 201), uploaded.text
+    fired = wait_until(
+        lambda: upload_runs(c, flow_id, "relay/first.txt"), 20, "the upload on A to run on B"
+    )
+    assert [r["node_id"] for r in fired] == [node_id(b)]
+    # The owner's own upload fires too; once it has, a second firing of the first would have
+    # come before it (both are relayed or published in order of the uploads).
+    local = call(b, "POST", "/api/storage/upload?path=relay/second.txt", content=b"second")
+    assert local.status_code in (200, 201), local.text
+    wait_until(lambda: upload_runs(a, flow_id, "relay/second.txt"), 20, "B's own upload to run")
+    for agent in calm_trio:
+        assert len(upload_runs(agent, flow_id, "relay/first.txt")) == 1
+        assert len(upload_runs(agent, flow_id, "relay/second.txt")) == 1
     call(a, "DELETE", f"/api/flows/{flow_id}")
 
 

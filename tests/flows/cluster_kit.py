@@ -26,6 +26,7 @@ from agent.core.subsystem import Context
 from agent.flows.cluster import FlowsClusterImpl
 from agent.flows.models import FlowRun, RerunBody, RunBody, RunTrigger
 from agent.flows.peer_routes import build_peer_routes
+from agent.flows.peer_wire import FireBody
 from agent.flows.records import FlowRecord, sign_record
 from agent.flows.store import FlowStore
 from agent.peer.client import PeerTarget, PeerUnreachable
@@ -55,11 +56,13 @@ def member_view(node_id: str, state: str = "online", name: str | None = None) ->
 
 @dataclass
 class StubCluster:
-    """This node and `others`; a node is a member while it is in `others`."""
+    """This node and `others`; a node is a member while it is in `others`, and a former one
+    while `departed` holds its status ("left" or "evicted")."""
 
     node_id: str
     name: str = "self"
     others: list[MemberView] = field(default_factory=list)
+    departed: dict[str, str] = field(default_factory=dict)
     cluster_id: str | None = "cluster"
     listeners: list[OnClusterChange] = field(default_factory=list)
 
@@ -77,7 +80,14 @@ class StubCluster:
         return "offline" if member is None else member.state
 
     def ever_known(self, node_id: str) -> bool:
-        return self.member(node_id) is not None
+        return self.member(node_id) is not None or node_id in self.departed
+
+    def status_of(self, node_id: str) -> str | None:
+        return "member" if self.member(node_id) is not None else self.departed.get(node_id)
+
+    def depart(self, node_id: str, status: str) -> None:
+        self.others = [m for m in self.others if m.node_id != node_id]
+        self.departed[node_id] = status
 
     def on_change(self, callback: OnClusterChange) -> None:
         self.listeners.append(callback)
@@ -98,6 +108,7 @@ class Service:
     merged: list[FlowRecord] = field(default_factory=list)
     started: list[tuple[str, RunBody, bool]] = field(default_factory=list)
     active: set[str] = field(default_factory=set)
+    fired: list[FireBody] = field(default_factory=list)
 
     async def on_merged(self, records: list[FlowRecord]) -> None:
         self.merged.extend(records)
@@ -140,6 +151,19 @@ class Service:
         if run_id in self.active:
             raise Conflict("the run is active", code="FLOW_RUN_ACTIVE")
         return self.runs.pop(run_id, None) is not None
+
+    async def cancel_run(self, run_id: str) -> FlowRun:
+        run = self.runs[run_id]
+        if run_id not in self.active:
+            raise Conflict("the run has ended", code="FLOW_RUN_FINISHED")
+        self.active.discard(run_id)
+        cancelled = run.model_copy(update={"state": "cancelled"})
+        self.runs[run_id] = cancelled
+        return cancelled
+
+    async def take_fire(self, body: FireBody) -> bool:
+        self.fired.append(body)
+        return True
 
 
 @dataclass
@@ -245,6 +269,8 @@ async def flows_member(home: Path, name: str = "self") -> AsyncIterator[Member]:
             run_of=service.run_of,
             runs_of=service.runs_of,
             delete_run=service.delete_run,
+            cancel_run=service.cancel_run,
+            take_fire=service.take_fire,
         )
         yield Member(identity, ctx, cluster, store, service, flows, peers)
     finally:

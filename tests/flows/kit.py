@@ -111,6 +111,9 @@ class SoloCluster:
     async def delete_remote_run(self, flow_id: str, run_id: str) -> bool:
         return False
 
+    async def cancel_remote_run(self, flow_id: str, run_id: str) -> FlowRun | None:
+        return None
+
     async def forward_run(self, owner: str, flow_id: str, body: RunBody) -> FlowRun:
         raise AssertionError("a single node forwards nothing")
 

@@ -1,5 +1,5 @@
 """Other members' runs between in-process members: listed from everyone at once, an
-unreachable member left out, reads, deletes, manual runs and reruns handed to the right
+unreachable member left out, reads, deletes, cancels, manual runs and reruns handed to the right
 member, and members' refusals passed on as they came."""
 
 from __future__ import annotations
@@ -103,3 +103,22 @@ async def test_a_rerun_goes_to_the_member_that_ran_it(tmp_path: Path) -> None:
         with pytest.raises(ApiError) as refused:
             await a.flows.forward_rerun("nightly", "r1", RerunBody(from_step="nope"))
         assert (refused.value.status, refused.value.code) == (400, "FLOW_STEP_NOT_FOUND")
+
+
+async def test_a_run_held_by_another_member_is_cancelled_there(tmp_path: Path) -> None:
+    async with members(tmp_path) as (a, b, c):
+        c.service.add_run("nightly", "r1", 10.0)
+        c.service.active.add("r1")
+        c.service.add_run("other", "r2", 10.0)
+        c.service.active.add("r2")
+        assert await a.flows.cancel_remote_run("other", "r1") is None
+        assert await a.flows.cancel_remote_run("nightly", "r9") is None
+        cancelled = await a.flows.cancel_remote_run("nightly", "r1")
+        assert cancelled is not None
+        assert (cancelled.id, cancelled.node_id, cancelled.state) == ("r1", c.node_id, "cancelled")
+        assert c.service.runs["r1"].state == "cancelled"
+        assert c.service.runs["r2"].state == "succeeded"  # the other flow's run is left alone
+        with pytest.raises(ApiError) as ended:
+            await a.flows.cancel_remote_run("nightly", "r1")
+        assert (ended.value.status, ended.value.code) == (409, "FLOW_RUN_FINISHED")
+        assert b.service.runs == {}

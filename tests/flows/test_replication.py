@@ -142,6 +142,29 @@ async def test_what_a_member_must_refuse(tmp_path: Path) -> None:
         assert b.service.merged == []
 
 
+async def test_records_of_a_member_that_left_are_taken_not_an_evicted_one_s(
+    tmp_path: Path,
+) -> None:
+    async with members(tmp_path, 4) as (a, b, gone, evicted):
+        left_record = gone.sign("left-behind")
+        evicted_record = evicted.sign("evicted-wrote")
+        left_cursor = sign_cursor(gone.identity, flow_id="left-behind", trigger_index=0,
+                                  fired_at=time.time())  # fmt: skip
+        await a.store.merge_record(left_record)
+        await a.store.merge_record(evicted_record)
+        await a.store.merge_cursor(left_cursor)
+        for member in (a, b):
+            member.cluster.depart(gone.node_id, "left")
+            member.cluster.depart(evicted.node_id, "evicted")
+        # b pulls from a later, as a member joining after they went would.
+        assert await b.flows.replicator.sync_with(a.view(), give=False) is not None
+        assert [r.flow_id for r in await b.store.records()] == ["left-behind"]
+        assert await b.store.record("left-behind") == left_record
+        assert await b.store.cursors() == [left_cursor]
+        assert [r.flow_id for r in b.service.merged] == ["left-behind"]
+        assert b.refusals("not_member") == 1
+
+
 @pytest.mark.parametrize(
     ("path", "body"),
     [

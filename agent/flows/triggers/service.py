@@ -6,10 +6,12 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+from typing import Any
 
 import anyio
 
-from agent.core.bus import EventBus
+from agent.core.bus import Event, EventBus
 from agent.flows.clock import Clock
 from agent.flows.definition import CronTrigger, EventTrigger, FileTrigger, IntervalTrigger
 from agent.flows.triggers.cron import CronSchedule
@@ -19,7 +21,7 @@ from agent.flows.triggers.filters import compile_filter
 from agent.flows.triggers.globs import compile_glob, fixed_root
 from agent.flows.triggers.interval import IntervalSchedule
 from agent.flows.triggers.local_files import LocalFiles, PathWatch
-from agent.flows.triggers.model import ArmedFlow, Firing, TriggerKey
+from agent.flows.triggers.model import ArmedFlow, Firing, TriggerKey, relayed
 from agent.flows.triggers.shared_files import STORAGE_TOPICS, SharedFiles, StorageWatch
 from agent.flows.triggers.timers import Plan, TimerLoop
 
@@ -41,15 +43,18 @@ class Triggers:
         submit = self.dispatcher.submit
         self.timers = TimerLoop(clock, submit, last_fired)
         self.events = EventTriggers(clock, submit)
+        self.relays = EventTriggers(clock, self._submit_relay)
         self.shared_files = SharedFiles(clock, submit, list_storage)
         self.local_files = LocalFiles(clock, submit)
         self._subscriber = Subscriber(bus)
         self._topics: set[str] = set()
 
     def arm(self, flows: Sequence[ArmedFlow]) -> None:
-        """Arm exactly `flows` (the enabled flows this node owns now), replacing the set."""
+        """Arm exactly `flows` (the enabled flows this node owns now, and those it relays
+        events of), replacing the set."""
         plans: dict[TriggerKey, Plan] = {}
         events: dict[TriggerKey, EventWatch] = {}
+        relays: dict[TriggerKey, EventWatch] = {}
         storage: dict[TriggerKey, StorageWatch] = {}
         paths: dict[TriggerKey, PathWatch] = {}
         catch_up: set[TriggerKey] = set()
@@ -57,7 +62,11 @@ class Triggers:
             for index, trigger in enumerate(flow.definition.triggers):
                 key = (flow.flow_id, index)
                 try:
-                    if isinstance(trigger, CronTrigger):
+                    if flow.relay:
+                        if isinstance(trigger, EventTrigger) and relayed(trigger.event):
+                            check = compile_filter(trigger.filter) if trigger.filter else None
+                            relays[key] = EventWatch(trigger.event, check, trigger)
+                    elif isinstance(trigger, CronTrigger):
                         schedule = CronSchedule(trigger.cron, trigger.timezone)
                         plans[key] = Plan("cron", schedule, trigger)
                     elif isinstance(trigger, IntervalTrigger):
@@ -80,9 +89,11 @@ class Triggers:
             if key in catch_up:
                 self.timers.catch_up(key, now)
         self.events.arm(events)
+        self.relays.arm(relays)
         self.shared_files.arm(storage)
         self.local_files.arm(paths)
-        self._topics = self.events.topics | (set(STORAGE_TOPICS) if storage else set())
+        self._topics = self.events.topics | self.relays.topics
+        self._topics |= set(STORAGE_TOPICS) if storage else set()
         self._subscriber.follow(self._topics)
 
     def next_at(self, flow_id: str, trigger_index: int) -> float | None:
@@ -106,6 +117,32 @@ class Triggers:
             if event.topic in STORAGE_TOPICS:
                 self.shared_files.changed()
             await self.events.handle(event)
+            if relayed(event.topic):
+                await self.relays.handle(event)
+
+    def _submit_relay(self, firing: Firing) -> bool:
+        return self.dispatcher.submit(replace(firing, relay=True))
+
+    async def take_relayed(
+        self, key: TriggerKey, topic: str, event_id: int, data: dict[str, Any]
+    ) -> bool | None:
+        """An event a member relayed for a trigger this node owns: through the same rate
+        bound and filter as the events of this node. Whether it fired; None when the trigger
+        is not armed here."""
+        watch = self.events.watches.get(key)
+        if watch is None:
+            return None
+        fired: list[Firing] = []
+
+        def submit(firing: Firing) -> bool:
+            fired.append(firing)
+            return self.dispatcher.submit(firing)
+
+        # The watch itself, so its rate window is the one local events count in.
+        one = EventTriggers(self._clock, submit)
+        one.watches = {key: watch}
+        await one.handle(Event(seq=event_id, topic=topic, data=data, ts=self._clock.now()))
+        return bool(fired)
 
 
 def _watch_files(

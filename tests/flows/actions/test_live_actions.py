@@ -222,7 +222,7 @@ async def test_a_notice_becomes_a_card_and_an_event(node: Node) -> None:
     assert card["severity"] == "info"
     assert card["what"] == "3 files stored"
     assert card["source"] == "flow Nightly backup"
-    assert "flow nightly" in card["why"]
+    assert "flow Nightly backup" in card["why"]
     assert card["node_id"] == node.ctx.identity.node_id
     events = [e.data for e in node.ctx.bus.recent(["flow.notified"])]
     assert events[-1]["insight_id"] == out["insight_id"]

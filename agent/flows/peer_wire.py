@@ -3,8 +3,6 @@ one way to ask a member, reading its answer only up to a byte bound."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -138,21 +136,6 @@ class Fired(StrictModel):
 
 class Deleted(StrictModel):
     deleted: bool
-
-
-def push_batches(records: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    """At most MAX_PUSH_RECORDS records and about PUSH_BYTES of JSON each."""
-    batch: list[dict[str, Any]] = []
-    size = 0
-    for wire in records:
-        length = len(json.dumps(wire))
-        if batch and (len(batch) == MAX_PUSH_RECORDS or size + length > PUSH_BYTES):
-            yield batch
-            batch, size = [], 0
-        batch.append(wire)
-        size += length
-    if batch:
-        yield batch
 
 
 class MemberFailed(Exception):

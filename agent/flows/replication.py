@@ -23,6 +23,7 @@ import anyio
 from prometheus_client import Counter
 from pydantic import BaseModel, ValidationError
 
+from agent.core.batches import json_batches
 from agent.core.cluster import OFFLINE, ClusterView, MemberView
 from agent.flows.peer_wire import (
     DIGEST,
@@ -32,6 +33,8 @@ from agent.flows.peer_wire import (
     FETCH_BATCH,
     MAX_DIGEST,
     MAX_PUSH_CURSORS,
+    MAX_PUSH_RECORDS,
+    PUSH_BYTES,
     RECORDS,
     Digest,
     FetchBody,
@@ -39,7 +42,6 @@ from agent.flows.peer_wire import (
     MemberFailed,
     Stamp,
     ask,
-    push_batches,
 )
 from agent.flows.records import (
     Cursor,
@@ -142,7 +144,8 @@ class Replicator:
     ) -> bool:
         """Send records and cursors to `member`; False when it did not take them all (what it
         missed, the next sync brings)."""
-        bodies = [{"records": batch, "cursors": []} for batch in push_batches(_wires(records))]
+        batches = json_batches(_wires(records), max_items=MAX_PUSH_RECORDS, max_bytes=PUSH_BYTES)
+        bodies = [{"records": batch, "cursors": []} for batch in batches]
         cursor_wires = _wires(cursors)
         for start in range(0, len(cursor_wires), MAX_PUSH_CURSORS):
             bodies.append(

@@ -11,14 +11,13 @@ request.
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Iterator
 from typing import Any, TypeVar
 
 import anyio
 from pydantic import BaseModel, ValidationError
 
+from agent.core.batches import json_batches
 from agent.core.cluster import OFFLINE, ClusterView, MemberView
 from agent.core.http import peer_answer
 from agent.memory.book import FactBook
@@ -44,21 +43,6 @@ SYNC = "/peer/memory/sync"
 STAMPS = "/peer/memory/stamps"
 FETCH = "/peer/memory/fetch"
 Wire = TypeVar("Wire", bound=BaseModel)
-
-
-def batches(wires: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    """At most MAX_BATCH versions and about PUSH_BYTES of JSON each."""
-    batch: list[dict[str, Any]] = []
-    size = 0
-    for wire in wires:
-        length = len(json.dumps(wire))
-        if batch and (len(batch) == MAX_BATCH or size + length > PUSH_BYTES):
-            yield batch
-            batch, size = [], 0
-        batch.append(wire)
-        size += length
-    if batch:
-        yield batch
 
 
 class Replicator:
@@ -104,7 +88,7 @@ class Replicator:
                 tg.start_soon(self.push, member, wires)
 
     async def push(self, member: MemberView, wires: list[dict[str, Any]]) -> bool:
-        for batch in batches(wires):
+        for batch in json_batches(wires, max_items=MAX_BATCH, max_bytes=PUSH_BYTES):
             if await self._send(member, FACTS, {"facts": batch}) is None:
                 return False
         return True

@@ -18,7 +18,7 @@ import heapq
 import itertools
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import anyio
 
@@ -35,8 +35,9 @@ class Plan:
     """What a time-based trigger is armed with; `spec` tells whether it changed."""
 
     kind: TriggerKind
-    schedule: Schedule
-    spec: object
+    # Built anew at each arm; compared through `spec`, so an unchanged trigger keeps its timer.
+    schedule: Schedule = field(compare=False)
+    spec: object = None
 
 
 @dataclass

@@ -115,8 +115,12 @@ class Healer:
         me = self.replicator.me
         want = self.service.replicas
         degraded: set[str] = set()
-        for manifest in await self.store.all(include_deleted=False):
-            holders = await self.service.holders_of(manifest.chunks)
+        manifests = await self.store.all(include_deleted=False)
+        # One look at every chunk's holders per pass (not a query per file): the pass runs
+        # every few seconds, so its cost must not grow with a query per stored file.
+        known = await self.service.holders_of(d for m in manifests for d in m.chunks)
+        for manifest in manifests:
+            holders = {digest: known[digest] for digest in manifest.chunks}
             online_counts = [
                 sum(1 for n in nodes if self.cluster.state_of(n) == ONLINE)
                 for nodes in holders.values()
@@ -133,6 +137,7 @@ class Healer:
                     digest, data, want - len(counting), exclude=set(nodes)
                 ):
                     await self.store.add_holders([(digest, target)])
+                    known[digest].add(target)
                     await self.replicator.announce([], [(digest, target)])
                     self.ctx.bus.publish(
                         STORAGE_REPLICATED,

@@ -23,7 +23,7 @@ from agent.flows.actions.bounds import (
     params_of,
     time_left,
 )
-from agent.flows.actions.http_guard import check_foreign, checked_url, redirect_allowed
+from agent.flows.actions.http_guard import CheckedTransport, Guard, checked_url, redirect_allowed
 from agent.flows.actions.params import HttpRequestParams
 from agent.flows.clock import Clock
 
@@ -36,8 +36,8 @@ BODY_BUDGET = OUTPUT_BUDGET - 24 * 1024
 class HttpRequest:
     name = "http.request"
 
-    def __init__(self, ctx: Context, clock: Clock) -> None:
-        self.ctx, self.clock = ctx, clock
+    def __init__(self, ctx: Context, clock: Clock, guard: Guard | None = None) -> None:
+        self.ctx, self.clock, self.guard = ctx, clock, guard or Guard()
 
     async def run(self, call: StepCall) -> dict[str, Any]:
         params = params_of(call, HttpRequestParams)
@@ -59,8 +59,10 @@ class HttpRequest:
         self, call: StepCall, params: HttpRequestParams, url: httpx.URL, timeout: float
     ) -> dict[str, Any]:
         body = params.body
+        # A foreign flow's connections go only where the guard resolved and checked.
+        transport = CheckedTransport(self.guard) if call.foreign else None
         async with httpx.AsyncClient(
-            timeout=timeout, follow_redirects=False, trust_env=False
+            timeout=timeout, follow_redirects=False, trust_env=False, transport=transport
         ) as client:
             request = client.build_request(
                 params.method,
@@ -70,8 +72,6 @@ class HttpRequest:
                 json=body if isinstance(body, dict | list) else None,
             )
             for _ in range(MAX_REDIRECTS + 1):
-                if call.foreign:
-                    await check_foreign(request.url)
                 response = await client.send(request, stream=True)
                 try:
                     following = response.next_request

@@ -4,6 +4,7 @@ redirects (followed, or refused to another scheme), and a foreign flow kept off 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from starlette.routing import Route
 from agent.core.subsystem import Context
 from agent.flows.actions.base import StepCall, StepFailed
 from agent.flows.actions.http import HttpRequest
+from agent.flows.actions.http_guard import IP, Guard
 from agent.flows.actions.params import HttpRequestParams
 from agent.flows.clock import WallClock
 from agent.server import bind
@@ -85,7 +87,9 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
         sock.close()
 
 
-async def fetch(site: Site, path: str, *, foreign: bool = False, **with_: Any) -> dict[str, Any]:
+async def fetch(
+    site: Site, path: str, *, foreign: bool = False, guard: Guard | None = None, **with_: Any
+) -> dict[str, Any]:
     url = path if "://" in path else site.url + path
     call = StepCall(
         flow_id="f",
@@ -97,7 +101,7 @@ async def fetch(site: Site, path: str, *, foreign: bool = False, **with_: Any) -
         foreign=foreign,
         log=lambda _: None,
     )
-    return await HttpRequest(site.ctx, WallClock()).run(call)
+    return await HttpRequest(site.ctx, WallClock(), guard).run(call)
 
 
 async def test_json_goes_out_and_comes_back_parsed(site: Site) -> None:
@@ -155,6 +159,49 @@ async def test_a_foreign_flow_may_not_call_loopback_or_link_local(site: Site, ho
     port = site.url.rsplit(":", 1)[1]
     with pytest.raises(StepFailed, match="written on another member"):
         await fetch(site, f"http://{host}:{port}/echo", foreign=True)
+
+
+class Rebinding:
+    """A name that first resolves to the site, then somewhere the policy forbids."""
+
+    REBOUND = ipaddress.ip_address("127.0.0.3")
+
+    def __init__(self, *answers: str) -> None:
+        self.answers = [[ipaddress.ip_address(a)] for a in answers]
+        self.asked = 0
+
+    async def resolve(self, host: str, port: int) -> list[IP]:
+        self.asked += 1
+        return self.answers[min(self.asked, len(self.answers)) - 1]
+
+    def refuse(self, address: IP) -> str | None:
+        return "the rebound address" if address == self.REBOUND else None
+
+
+async def test_a_foreign_flow_connects_to_the_address_it_checked(site: Site) -> None:
+    port = site.url.rsplit(":", 1)[1]
+    name = Rebinding("127.0.0.1", "127.0.0.3")
+    answer = await fetch(
+        site,
+        f"http://rebinding.test:{port}/echo",
+        foreign=True,
+        guard=Guard(name.resolve, name.refuse),
+    )
+    assert answer["status"] == 200
+    assert name.asked == 1  # checked and connected on one answer: no second lookup to rebind
+
+
+async def test_a_foreign_flow_refused_by_the_address_makes_no_connection(site: Site) -> None:
+    port = site.url.rsplit(":", 1)[1]
+    name = Rebinding("127.0.0.3", "127.0.0.1")
+    with pytest.raises(StepFailed, match=r"127\.0\.0\.3, the rebound address"):
+        await fetch(
+            site,
+            f"http://rebinding.test:{port}/echo",
+            foreign=True,
+            guard=Guard(name.resolve, name.refuse),
+        )
+    assert name.asked == 1
 
 
 async def test_only_http_urls_are_taken(site: Site) -> None:

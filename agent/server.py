@@ -25,6 +25,7 @@ import uvicorn
 
 from agent import __version__
 from agent.app import create_app
+from agent.core.quiet_server import QuietServer
 from agent.core.retention import prune_older_than
 from agent.log_limits import RepeatFilter
 from agent.peer.serving import PeerServer, guard_limits, peer_config, raise_open_file_limit
@@ -123,7 +124,7 @@ def remove_agent_file(home: Path) -> None:
         pass
 
 
-class _AgentServer(uvicorn.Server):
+class _AgentServer(QuietServer):
     """The local API server. The peer listener runs in a task group its main loop owns: it
     starts once the app's lifespan (database, subsystems) has started and the local API
     listens, and it has stopped before the local server's shutdown (and the lifespan's)."""

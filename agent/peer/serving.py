@@ -14,6 +14,7 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from agent.core.metrics import Metrics
+from agent.core.quiet_server import QuietServer
 from agent.peer.guard import ConnectionGuard, GuardedListener, GuardLimits
 
 log = logging.getLogger("openfabric.peer")
@@ -81,7 +82,7 @@ def guard_limits(
     )
 
 
-class PeerServer(uvicorn.Server):
+class PeerServer(QuietServer):
     """Signals are handled by the main server, which stops this one."""
 
     def __init__(

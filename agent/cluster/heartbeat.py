@@ -31,7 +31,9 @@ log = logging.getLogger("openfabric.cluster")
 PERSIST_EVERY_S = 15.0
 # How often this node re-reads its own addresses, so an IP change reaches members quickly.
 REFRESH_SELF_EVERY_S = 5.0
-LIVENESS_TICK_S = 0.1
+# The loop sleeps until the next thing due (a beat, a member turning suspect or offline, a
+# refresh); this much past a liveness deadline, so the silence has passed it when checked.
+PAST_DEADLINE_S = 0.001
 
 
 class Heartbeats:
@@ -43,6 +45,9 @@ class Heartbeats:
         self.peers = peers
         self.telemetry = telemetry
         self._in_flight: set[str] = set()
+        self._next_beat: dict[str, float] = {}
+        self._wake = anyio.Event()
+        membership.on_members_changed = self.wake
         # Beats and table pushes run in a task group that `run` owns, so they end with it.
         self._group: anyio.abc.TaskGroup | None = None
         self.sent = ctx.metrics.counter("heartbeats_sent_total", "Heartbeats sent", ["outcome"])
@@ -57,9 +62,14 @@ class Heartbeats:
             },
         }
 
+    def wake(self) -> None:
+        self._wake.set()
+
     async def run(self) -> None:
-        """One heartbeat per member per interval; liveness is re-checked every LIVENESS_TICK_S
-        so a silent member is marked offline promptly once `offline_after` has passed."""
+        """One heartbeat per member per interval. Between beats the loop sleeps until the
+        next thing due: a beat, a member turning suspect or offline once `suspect_after` or
+        `offline_after` has passed, this node's refresh; a change to the member table or a
+        beat that ran past its member's next one wakes it early."""
         async with anyio.create_task_group() as group:
             self._group = group
             try:
@@ -70,23 +80,34 @@ class Heartbeats:
     async def _tick_forever(self) -> None:
         interval = self.ctx.settings.heartbeat_interval
         persisted_at = refreshed_at = time.monotonic()
-        next_beat: dict[str, float] = {}
         while True:
+            self._wake = anyio.Event()  # a wake from here on calls for another look
             now = time.monotonic()
-            for member in self.membership.peers():
-                due = next_beat.get(member.node_id, 0.0)
-                if now >= due and member.node_id not in self._in_flight:
-                    next_beat[member.node_id] = max(due + interval, now)
-                    self.spawn(self.beat(member))
-            self.membership.check_liveness()
-            if now - refreshed_at > REFRESH_SELF_EVERY_S:
+            if now - refreshed_at >= REFRESH_SELF_EVERY_S:
                 refreshed_at = now
                 if await self.membership.refresh_self():
                     self.spawn(self.broadcast())
-            if now - persisted_at > PERSIST_EVERY_S:
+            if now - persisted_at >= PERSIST_EVERY_S:
                 persisted_at = now
                 await self.persist_last_seen()
-            await anyio.sleep(LIVENESS_TICK_S)
+            wake_at = min(refreshed_at + REFRESH_SELF_EVERY_S, persisted_at + PERSIST_EVERY_S)
+            for member in self.membership.peers():
+                if member.node_id in self._in_flight:
+                    continue  # its beat's end wakes the loop if the next one is due by then
+                due = self._next_beat.get(member.node_id, 0.0)
+                if now >= due:
+                    # On time, the cadence holds; late (or the first), the next is one
+                    # interval from now.
+                    due = due + interval if due + interval > now else now + interval
+                    self._next_beat[member.node_id] = due
+                    self.spawn(self.beat(member))
+                wake_at = min(wake_at, due)
+            self.membership.check_liveness()
+            change = self.membership.next_liveness_change()
+            if change is not None:
+                wake_at = min(wake_at, change + PAST_DEADLINE_S)
+            with anyio.move_on_after(max(0.0, wake_at - time.monotonic())):
+                await self._wake.wait()
 
     async def persist_last_seen(self) -> None:
         seen = {n: live.last_seen for n, live in self.membership.live.items() if live.last_seen}
@@ -123,6 +144,8 @@ class Heartbeats:
             return
         finally:
             self._in_flight.discard(member.node_id)
+            if time.monotonic() >= self._next_beat.get(member.node_id, 0.0):
+                self.wake()
         await self._handle_answer(member, response.status_code, _json(response))
 
     async def _handle_answer(self, member: Member, status: int, body: dict[str, Any]) -> None:

@@ -113,6 +113,20 @@ class LivenessTracking:
                 offline.append(member)
         return offline
 
+    def next_liveness_change(self) -> float | None:
+        """When (time.monotonic) the next member heard from turns suspect or offline, if no
+        word comes from it first; None when no member can change state by silence."""
+        settings = self.ctx.settings
+        soonest: float | None = None
+        for member in self.peers():
+            live = self.live.get(member.node_id)
+            if live is None or live.heard_at is None or live.state == OFFLINE:
+                continue
+            after = settings.suspect_after if live.state == ONLINE else settings.offline_after
+            at = live.heard_at + after
+            soonest = at if soonest is None else min(soonest, at)
+        return soonest
+
     def state_of(self, node_id: str) -> str:
         if node_id == self.node_id:
             return ONLINE

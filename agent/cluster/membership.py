@@ -47,6 +47,8 @@ class Membership(LivenessTracking):
         self.standings: dict[str, Standing] = {}
         self.live: dict[str, Liveness] = {}
         self.on_cluster_change: Callable[[], Awaitable[None]] | None = None
+        # Told whenever the member table is rebuilt (the heartbeat loop sleeps until then).
+        self.on_members_changed: Callable[[], None] | None = None
         # Changes to the sets are applied one at a time (screening runs concurrently).
         self._lock = asyncio.Lock()
         self.refused = ctx.metrics.counter(
@@ -272,6 +274,8 @@ class Membership(LivenessTracking):
             elif standing is not None:
                 members[node_id] = _member(node, standing.status, standing)
         self.members = members
+        if self.on_members_changed is not None:
+            self.on_members_changed()
 
     def _announce(self, previous: Member | None, member: Member | None) -> None:
         was = previous.status if previous else None

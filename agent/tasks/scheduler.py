@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import os
 from typing import Any
 
@@ -89,6 +90,7 @@ class Scheduler:
         self.outcomes = Outcomes(transitions, logs, self.stats, self.holds, self.enqueue)
         self._wake = anyio.Event()
         self._group: anyio.abc.TaskGroup | None = None
+        slots.on_change = self.wake
 
     def wake(self) -> None:
         self._wake.set()
@@ -109,14 +111,19 @@ class Scheduler:
                     log.exception("placing queued tasks failed")
 
     async def _pass(self) -> None:
-        # Woken by submissions and endings; the tick re-checks nodes, breakers and holds.
-        with anyio.move_on_after(TICK_S):
+        # Woken by submissions, endings and slots taken or given back; the tick re-checks
+        # nodes, breakers and holds, so it is needed only while something could change with
+        # time alone (a task waiting or running, a breaker cooling down, a slot taken).
+        with anyio.move_on_after(TICK_S if self._time_matters() else math.inf):
             await self._wake.wait()
         self._wake = anyio.Event()  # a wake from here on calls for another pass
         self.ctx.capabilities.tasks_busy = self.slots.busy
         self.ctx.capabilities.breakers_open = self.breakers.open_count()
         self._mark_lost_on_offline_nodes()
         await self._place_queued()
+
+    def _time_matters(self) -> bool:
+        return bool(self.queue or self.inflight or self.slots.busy or self.breakers.open_count())
 
     async def stop(self) -> None:
         # `run()` is cancelled before this, and its dispatches with it: normally none is left.

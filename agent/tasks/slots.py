@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 
 import anyio
@@ -12,12 +13,23 @@ class Slots:
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.busy = 0
+        self._busy = 0
         self._semaphore = anyio.Semaphore(limit)
+        # Told when the count changes (the scheduler reports it, and sleeps while nothing runs).
+        self.on_change: Callable[[], None] | None = None
+
+    @property
+    def busy(self) -> int:
+        return self._busy
+
+    def _count(self, change: int) -> None:
+        self._busy += change
+        if self.on_change is not None:
+            self.on_change()
 
     async def __aenter__(self) -> None:
         await self._semaphore.acquire()
-        self.busy += 1
+        self._count(1)
 
     async def __aexit__(
         self,
@@ -25,7 +37,7 @@ class Slots:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        self.busy -= 1
+        self._count(-1)
         self._semaphore.release()
 
     async def try_take(self) -> bool:
@@ -34,9 +46,9 @@ class Slots:
             self._semaphore.acquire_nowait()
         except anyio.WouldBlock:
             return False
-        self.busy += 1
+        self._count(1)
         return True
 
     def give_back(self) -> None:
-        self.busy -= 1
+        self._count(-1)
         self._semaphore.release()

@@ -62,9 +62,17 @@ class LlmService:
             )
 
     async def monitor(self) -> None:
+        # While Ollama is down the checks back off (a node without Ollama asks every 10 s, not
+        # every 2 s); a status request checks afresh whenever the last look is stale.
+        down_wait = MONITOR_DOWN_S
         while True:
             await self.refresh()
-            await anyio.sleep(MONITOR_UP_S if self.backend.snapshot.up else MONITOR_DOWN_S)
+            if self.backend.snapshot.up:
+                down_wait = MONITOR_DOWN_S
+                await anyio.sleep(MONITOR_UP_S)
+                continue
+            await anyio.sleep(down_wait)
+            down_wait = min(down_wait * 2, MONITOR_UP_S)
 
     async def status(self) -> LlmStatus:
         checked = self.backend.snapshot.checked_at

@@ -12,6 +12,8 @@ request.
 from __future__ import annotations
 
 import logging
+import math
+import time
 from typing import Any, TypeVar
 
 import anyio
@@ -36,6 +38,7 @@ from agent.peer.client import PeerClient, PeerUnreachable
 
 log = logging.getLogger("openfabric.memory")
 SYNC_EVERY_S = 2.0
+PURGE_EVERY_S = 600.0
 REQUEST_TIMEOUT_S = 5.0
 PULL_TIMEOUT_S = 10.0
 FACTS = "/peer/memory/facts"
@@ -100,12 +103,17 @@ class Replicator:
 
     async def run(self) -> None:
         await self.pull_all()
+        purged_at = -math.inf
         while True:
             with anyio.move_on_after(SYNC_EVERY_S):
                 await self._sync_soon.wait()
             self._sync_soon = anyio.Event()
             try:
-                await self.purge()
+                # Tombstones live for weeks: a look now and then is enough (each look is a
+                # write transaction).
+                if time.monotonic() - purged_at >= PURGE_EVERY_S:
+                    purged_at = time.monotonic()
+                    await self.purge()
                 await self.sync_all()
             except Exception:  # the next pass tries again
                 log.exception("memory sync pass failed")

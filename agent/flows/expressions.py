@@ -21,8 +21,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import cel
-
 from agent.flows import cel_text
 from agent.flows.definition import MAX_EXPRESSION
 from agent.flows.sandbox import SANDBOX, EvaluationFailed
@@ -83,6 +81,10 @@ class Expression:
             raise ExpressionError(
                 f"`{_shown(source)}` nests deeper than {cel_text.MAX_NESTING} brackets"
             )
+        # Imported with the first expression: the package also loads its own REPL (typer,
+        # rich, prompt_toolkit; about 25 MB) that a node without flows need not carry.
+        import cel
+
         try:
             cel.compile(source)
         except ValueError as error:

@@ -72,9 +72,13 @@ class FactIndex:
         """The stored vectors of active facts into the matrix (those of this model)."""
         if self.problem() is not None:
             return
+        stored = await self.store.vectors(self.model)
+        if not stored:
+            self.wanted()
+            return  # numpy is not loaded for a node with no vectors yet
         from agent.memory.vectors import from_blobs
 
-        ids, vectors, unusable = from_blobs(await self.store.vectors(self.model))
+        ids, vectors, unusable = from_blobs(stored)
         if ids:
             matrix = self._matrix(vectors.shape[1])
             if matrix.dimensions == vectors.shape[1]:
@@ -113,14 +117,16 @@ class FactIndex:
                 log.exception("embedding facts failed")
 
     async def embed_missing(self) -> int:
-        from agent.memory.vectors import to_blob
-
         done = 0
         while self.problem() is None:
             batch = await self.store.unembedded(self.model, EMBED_BATCH)
+            if not batch:
+                return done
             vectors = await self.encode([text for _, text in batch])
             if vectors is None:
                 return done
+            from agent.memory.vectors import to_blob
+
             async with self.lock:
                 found = [(i, t, to_blob(v)) for (i, t), v in zip(batch, vectors, strict=True)]
                 stored = set(await self.store.set_vectors(found, self.model))

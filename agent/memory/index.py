@@ -73,9 +73,11 @@ class FactIndex:
         if self.problem() is not None:
             return
         stored = await self.store.vectors(self.model)
-        if not stored:
-            self.wanted()
-            return  # numpy is not loaded for a node with no vectors yet
+        if stored:  # numpy is loaded only once there is a vector to hold
+            await self._hold(stored)
+        self.wanted()
+
+    async def _hold(self, stored: list[tuple[str, bytes]]) -> None:
         from agent.memory.vectors import from_blobs
 
         ids, vectors, unusable = from_blobs(stored)
@@ -86,7 +88,6 @@ class FactIndex:
             else:
                 unusable += ids
         await self.store.clear_vectors(unusable)
-        self.wanted()
 
     def put(self, fact_id: str, vector: Vectors) -> None:
         matrix = self._matrix(len(vector))
@@ -120,8 +121,6 @@ class FactIndex:
         done = 0
         while self.problem() is None:
             batch = await self.store.unembedded(self.model, EMBED_BATCH)
-            if not batch:
-                return done
             vectors = await self.encode([text for _, text in batch])
             if vectors is None:
                 return done
